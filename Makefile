@@ -1,0 +1,45 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help install test unit lint typecheck demo bench schemas clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the project with its dev tools
+
+lint: $(STAMP)  ## ruff
+	$(BIN)/ruff check events streams tests
+	$(BIN)/ruff format --check events streams tests
+
+typecheck: $(STAMP)  ## mypy --strict
+	$(BIN)/mypy
+
+unit: $(STAMP)  ## the fast unit tests only
+	$(BIN)/pytest -q tests/unit
+
+test: $(STAMP)  ## everything: lint, types, unit and integration tests
+	$(MAKE) lint typecheck
+	$(BIN)/pytest -q tests
+
+schemas: $(STAMP)  ## regenerate events/schemas/*.json from the pydantic models
+	$(BIN)/python -m events.schema
+
+demo: $(STAMP)  ## a live demo (replay-based until the Kafka worker lands)
+	bash deploy/demo.sh
+
+bench: $(STAMP)  ## benchmarks; figures go into BENCHMARKS.md
+	$(BIN)/python -m bench.core_bench --events 1000000 --write BENCHMARKS.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

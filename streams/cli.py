@@ -1,0 +1,181 @@
+"""``contactmon``: the command line (contract section 6).
+
+Subcommands: ``replay`` (files through the core on event time), ``export`` (the monthly table for the
+administrative dashboard), ``simulate`` (realistic events). Every error that a user can fix is
+printed as one sentence saying what to do, with exit code 2; nothing prints a traceback for bad
+input or bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import structlog
+
+from streams.core.config import ConfigError, load_norms
+from streams.logs import configure
+from streams.store import DEFAULT_STORE_URL, StoreError
+
+log = structlog.get_logger(__name__)
+
+EXIT_USAGE = 2
+
+
+def _parse_until(text: str) -> float:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"--until must be an RFC 3339 time with offset, e.g. 2024-07-01T00:00:00+02:00; got {text!r}"
+        ) from exc
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"--until needs a UTC offset (e.g. +02:00 or Z), got {text!r}"
+        )
+    return moment.timestamp()
+
+
+def _env_default(name: str, fallback: str | None) -> str | None:
+    return os.environ.get(f"CONTACTMON_{name}", fallback)
+
+
+def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "replay",
+        help="run the monitor over JSON Lines files, on event time, without Kafka",
+        description=(
+            "Run the same processing as the live worker over JSON Lines files (one CloudEvent per "
+            "line), on event time. Outcomes go to the store for `contactmon export`; rejected lines "
+            "go to --rejects with a reason; --metrics-file writes the final /metrics exposition."
+        ),
+    )
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSON Lines files ('-' = stdin)")
+    p.add_argument("--norms", type=Path, default=_env_default("NORMS_FILE", None),
+                   help="norms YAML (default: the shipped norms; env CONTACTMON_NORMS_FILE)")
+    p.add_argument("--store", default=_env_default("STORE_URL", DEFAULT_STORE_URL),
+                   help=f"outcome store URL (default {DEFAULT_STORE_URL}; env CONTACTMON_STORE_URL)")
+    p.add_argument("--no-store", action="store_true", help="do not write outcomes anywhere")
+    p.add_argument("--until", type=_parse_until, metavar="TIME",
+                   help="advance the clock to TIME (RFC 3339) so deadlines up to it are decided")
+    p.add_argument("--metrics-file", type=Path, metavar="PATH",
+                   help="write the final metrics in the Prometheus text format")
+    p.add_argument("--rejects", type=Path, metavar="PATH",
+                   help="write rejected lines with their reason as JSON Lines")
+    p.add_argument("--lateness", type=float, default=300.0, metavar="SECONDS",
+                   help="how far out of order an event may arrive and still count as in order (default 300)")
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    from streams.replay import replay  # noqa: PLC0415  (keeps `contactmon --help` fast)
+
+    missing = [str(f) for f in args.files if str(f) != "-" and not f.is_file()]
+    if missing:
+        print(f"contactmon replay: no such file: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+    config = load_norms(args.norms)
+    _, summary = replay(
+        args.files,
+        config,
+        store_url=None if args.no_store else args.store,
+        until=args.until,
+        metrics_file=args.metrics_file,
+        rejects=args.rejects,
+        lateness=args.lateness,
+    )
+    rate = summary.lines / summary.seconds if summary.seconds > 0 else 0.0
+    log.info(
+        "replay done",
+        events=summary.lines,
+        accepted=summary.accepted,
+        duplicates=summary.duplicates,
+        rejected=summary.rejected,
+        seconds=round(summary.seconds, 2),
+        rate=round(rate),
+    )
+    return 0
+
+
+def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write the monthly table for the administrative dashboard",
+        description=(
+            "Write one tidy table for a month: month, municipality, indicator, norm, kind, channel, "
+            "segment, value, unit. Items belong to the month in which they were opened."
+        ),
+    )
+    p.add_argument("--month", required=True, metavar="YYYY-MM", help="the month, e.g. 2024-05")
+    p.add_argument("--store", default=_env_default("STORE_URL", DEFAULT_STORE_URL),
+                   help=f"outcome store URL (default {DEFAULT_STORE_URL})")
+    p.add_argument("--format", choices=("csv", "xlsx", "json"), default="csv", help="file format (default csv)")
+    p.add_argument("--out", type=Path, metavar="PATH",
+                   help="output file (default contactmon-export-YYYY-MM.<format> here)")
+    p.add_argument("--norms", type=Path, default=_env_default("NORMS_FILE", None),
+                   help="norms YAML: calendar and municipalities (default: the shipped norms)")
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from streams.export.run import run_export  # noqa: PLC0415
+
+    config = load_norms(args.norms)
+    try:
+        path = run_export(args.store, args.month, args.format, args.out, config.calendar, config.slugs)
+    except ValueError as exc:  # MonthFormatError, ExportFormatError: say what to type instead
+        print(f"contactmon export: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    log.info("export written", path=str(path), month=args.month, format=args.format)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from streams.simulate import command as simulate_command  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(
+        prog="contactmon",
+        description=(
+            "Contact quality monitor for Bergen (NH), Castricum, Heiloo and Uitgeest: norms, "
+            "deadlines, metrics and the monthly export, from CloudEvents."
+        ),
+        epilog="Run `contactmon COMMAND --help` for a command's options.",
+    )
+    parser.add_argument("--log-level", default=_env_default("LOG_LEVEL", "INFO"), help="INFO, DEBUG, WARNING")
+    parser.add_argument("--log-json", action="store_true", help="JSON log lines even on a terminal")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_replay(sub)
+    _add_export(sub)
+    sim = sub.add_parser(
+        "simulate",
+        help="generate realistic contact events (JSON Lines)",
+        description="Generate realistic, reproducible contact events for the configured municipalities.",
+    )
+    simulate_command.add_arguments(sim)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure(args.log_level.upper(), json=True if args.log_json else None)
+    try:
+        if args.command == "replay":
+            return _run_replay(args)
+        if args.command == "export":
+            return _run_export(args)
+        from streams.simulate import command as simulate_command  # noqa: PLC0415
+
+        return simulate_command.run(args)
+    except ConfigError as exc:
+        print(f"contactmon {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreError as exc:
+        print(f"contactmon {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

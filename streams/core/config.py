@@ -1,0 +1,279 @@
+"""The norms file: calendar, municipalities, norms and per-municipality overrides.
+
+Validated at start-up. A bad file stops start-up with a :class:`ConfigError` whose message names the
+file, the line and the field (``norms.yaml line 14, norms[1].within: …``), so whoever edits the file
+knows where to look. Unknown keys are errors too: a typo must not silently drop a norm's setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from events.vocabulary import CALL_CHANNELS, CHANNELS, KINDS, SEGMENTS
+from streams.core.calendar import BusinessCalendar, CalendarError
+from streams.core.deadlines import Unit
+
+DEFAULT_NORMS_PATH = Path(__file__).resolve().parent.parent / "norms" / "default.yaml"
+
+Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)]
+Stage = Literal["response", "resolution", "answer"]
+
+
+class ConfigError(ValueError):
+    """The norms file cannot be used; the message says where and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CalendarSpec(_Strict):
+    timezone: str = "Europe/Amsterdam"
+    holidays: str | None = "NL"
+    closed_days: list[date] = Field(default_factory=list)
+    open_days: list[date] = Field(default_factory=list)
+
+
+class MunicipalitySpec(_Strict):
+    slug: Slug
+    cbs_code: str = Field(pattern=r"^GM\d{4}$")
+    name: str
+
+
+class AppliesTo(_Strict):
+    family: Literal["item", "call"] = "item"
+    kind: str | None = None
+    channel: str | None = None
+    segment: str | None = None
+    category: str | None = None
+
+    @model_validator(mode="after")
+    def _known_words(self) -> AppliesTo:
+        if self.kind is not None and self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {sorted(KINDS)}")
+        allowed = CALL_CHANNELS if self.family == "call" else CHANNELS
+        if self.channel is not None and self.channel not in allowed:
+            raise ValueError(f"channel must be one of {sorted(allowed)} for family {self.family}")
+        if self.segment is not None and self.segment not in SEGMENTS:
+            raise ValueError(f"segment must be one of {sorted(SEGMENTS)}")
+        if self.family == "call" and (self.kind is not None or self.category is not None):
+            raise ValueError("a call norm cannot filter on kind or category")
+        return self
+
+
+class NormSpec(_Strict):
+    id: Slug
+    description: str | None = None
+    applies_to: AppliesTo = Field(default_factory=AppliesTo)
+    stage: Stage
+    within: float = Field(gt=0)
+    unit: Unit
+    target: float = Field(ge=0, le=1)
+    pausable: bool = False
+
+    @model_validator(mode="after")
+    def _stage_fits_family(self) -> NormSpec:
+        is_call = self.applies_to.family == "call"
+        if is_call != (self.stage == "answer"):
+            raise ValueError("stage 'answer' is for calls (applies_to.family: call) and only for them")
+        return self
+
+
+class NormOverride(_Strict):
+    within: float | None = Field(default=None, gt=0)
+    unit: Unit | None = None
+    target: float | None = Field(default=None, ge=0, le=1)
+    pausable: bool | None = None
+
+
+DEFAULT_MUNICIPALITIES = (
+    MunicipalitySpec(slug="bergen", cbs_code="GM0373", name="Bergen (NH)"),
+    MunicipalitySpec(slug="castricum", cbs_code="GM0383", name="Castricum"),
+    MunicipalitySpec(slug="heiloo", cbs_code="GM0399", name="Heiloo"),
+    MunicipalitySpec(slug="uitgeest", cbs_code="GM0450", name="Uitgeest"),
+)
+
+
+class NormsFile(_Strict):
+    calendar: CalendarSpec = Field(default_factory=CalendarSpec)
+    municipalities: list[MunicipalitySpec] = Field(default_factory=lambda: list(DEFAULT_MUNICIPALITIES))
+    norms: list[NormSpec] = Field(min_length=1)
+    overrides: dict[str, dict[str, NormOverride]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> NormsFile:
+        ids = [n.id for n in self.norms]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"norm ids must be unique; repeated: {', '.join(twice)}")
+        slugs = [m.slug for m in self.municipalities]
+        if len(set(slugs)) != len(slugs):
+            raise ValueError("municipality slugs must be unique")
+        for slug, per_norm in self.overrides.items():
+            if slug not in slugs:
+                raise ValueError(f"overrides names municipality {slug!r}, which is not configured")
+            for norm_id in per_norm:
+                if norm_id not in ids:
+                    raise ValueError(f"overrides.{slug} names norm {norm_id!r}, which does not exist")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Norm:
+    """One norm as it applies in one municipality (overrides resolved)."""
+
+    id: str
+    stage: str
+    family: str
+    unit: Unit
+    within: float
+    target: float
+    pausable: bool
+    kind: str | None
+    channel: str | None
+    segment: str | None
+    category: str | None
+
+    def applies(self, family: str, kind: str | None, channel: str, segment: str, category: str | None) -> bool:
+        return (
+            self.family == family
+            and (self.kind is None or self.kind == kind)
+            and (self.channel is None or self.channel == channel)
+            and (self.segment is None or self.segment == segment)
+            and (self.category is None or self.category == category)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorConfig:
+    """Everything the core needs from the norms file, resolved and ready to use."""
+
+    calendar: BusinessCalendar
+    municipalities: tuple[MunicipalitySpec, ...]
+    norms_by_municipality: dict[str, tuple[Norm, ...]]
+    source: str
+
+    @property
+    def slugs(self) -> tuple[str, ...]:
+        return tuple(m.slug for m in self.municipalities)
+
+    @property
+    def norm_ids(self) -> tuple[str, ...]:
+        first = next(iter(self.norms_by_municipality.values()), ())
+        return tuple(n.id for n in first)
+
+
+def _resolve(spec: NormSpec, override: NormOverride | None) -> Norm:
+    o = override or NormOverride()
+    return Norm(
+        id=spec.id,
+        stage=spec.stage,
+        family=spec.applies_to.family,
+        unit=o.unit if o.unit is not None else spec.unit,
+        within=o.within if o.within is not None else spec.within,
+        target=o.target if o.target is not None else spec.target,
+        pausable=o.pausable if o.pausable is not None else spec.pausable,
+        kind=spec.applies_to.kind,
+        channel=spec.applies_to.channel,
+        segment=spec.applies_to.segment,
+        category=spec.applies_to.category,
+    )
+
+
+def build_config(parsed: NormsFile, source: str = "<memory>") -> MonitorConfig:
+    """Resolve overrides and build the calendar."""
+    cal_spec = parsed.calendar
+    try:
+        calendar = BusinessCalendar(
+            timezone=cal_spec.timezone,
+            holidays=cal_spec.holidays,
+            closed_days=cal_spec.closed_days,
+            open_days=cal_spec.open_days,
+        )
+    except CalendarError as exc:
+        raise ConfigError(f"{source}, calendar: {exc}") from exc
+    per_muni = {
+        m.slug: tuple(_resolve(n, parsed.overrides.get(m.slug, {}).get(n.id)) for n in parsed.norms)
+        for m in parsed.municipalities
+    }
+    return MonitorConfig(
+        calendar=calendar,
+        municipalities=tuple(parsed.municipalities),
+        norms_by_municipality=per_muni,
+        source=source,
+    )
+
+
+# --- loading YAML with line numbers ------------------------------------------------------------
+
+
+def _to_python(node: yaml.Node, path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> Any:
+    """Turn a composed YAML node into plain data, remembering the line of every path."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(yaml.safe_load(yaml.serialize(key_node)))
+            out[key] = _to_python(value_node, (*path, key), lines)
+            lines[(*path, key)] = key_node.start_mark.line + 1  # errors point at the key's line
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(child, (*path, i), lines) for i, child in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _line_for(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def parse_norms(text: str, source: str = "<memory>") -> MonitorConfig:
+    """Parse and validate a norms file's text; raise ConfigError naming line and field."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{source}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if node is None:
+        raise ConfigError(f"{source}: the file is empty; it needs at least a 'norms:' list")
+    lines: dict[tuple[str | int, ...], int] = {}
+    data = _to_python(node, (), lines)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} line 1: the top level must be a mapping with 'norms:'")
+    try:
+        parsed = NormsFile.model_validate(data)
+    except ValidationError as exc:
+        messages = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            line = _line_for(loc, lines)
+            at = f" line {line}" if line is not None else ""
+            messages.append(f"{source}{at}, {_dotted(loc)}: {err['msg']}")
+        raise ConfigError("invalid norms file:\n  " + "\n  ".join(messages)) from exc
+    return build_config(parsed, source)
+
+
+def load_norms(path: str | Path | None = None) -> MonitorConfig:
+    """Load the norms file at ``path`` (the shipped defaults when None)."""
+    file = Path(path) if path is not None else DEFAULT_NORMS_PATH
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read norms file {file}: {exc.strerror}") from exc
+    return parse_norms(text, source=str(file))

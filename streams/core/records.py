@@ -1,0 +1,119 @@
+"""Turn a shard's changed items, calls and feedback into store rows (full snapshots, idempotent)."""
+
+from __future__ import annotations
+
+from streams.core.shard import Shard
+from streams.core.state import (
+    CALL_OUTCOME_NAMES,
+    OUTCOME_NAMES,
+    PENDING,
+    RESOLUTIONS,
+    CallState,
+    ItemState,
+    get_outcome,
+)
+from streams.store.records import CallRecord, FeedbackRecord, ItemRecord, NormRecord, OutcomeBatch
+
+
+def item_record(municipality: str, subject: str, st: ItemState) -> ItemRecord:
+    p = st.profile
+    ex = st.extra
+    closed_at = st.closed_at
+    if ex is not None and ex.last_closed_at is not None:
+        closed_at = ex.last_closed_at
+    resolution = upheld = None
+    if st.closed_at is not None:
+        resolution = RESOLUTIONS[st.close_info // 4]
+        code = st.close_info % 4
+        upheld = None if code == 0 else code == 2
+    return ItemRecord(
+        municipality=municipality,
+        subject=subject,
+        kind=p.kind or "",
+        channel=p.channel,
+        segment=p.segment,
+        category=p.category or "overig",
+        source_system=p.source_system,
+        team=p.team,
+        opened_at=st.opened_at,
+        responded_at=st.responded_at,
+        closed_at=closed_at,
+        resolution=resolution,
+        upheld=upheld,
+        reopened=ex.reopened if ex is not None else 0,
+        is_open=st.is_open(),
+    )
+
+
+def call_record(municipality: str, subject: str, call: CallState) -> CallRecord:
+    p = call.profile
+    return CallRecord(
+        municipality=municipality,
+        subject=subject,
+        channel=p.channel,
+        queue=p.queue,
+        segment=p.segment,
+        queued_at=call.opened_at,
+        answered_at=call.answered_at,
+        abandoned_at=call.abandoned_at,
+        ended_at=call.ended_at,
+        resolved=call.resolved,
+        outcome=CALL_OUTCOME_NAMES[call.outcome],
+    )
+
+
+def norm_records(shard: Shard, subject: str, st: ItemState | CallState) -> list[NormRecord]:
+    rows = []
+    for pos, n in enumerate(st.profile.norms):
+        norm = shard.norms[n]
+        code = get_outcome(st.outcomes, pos)
+        due = shard.deadline_of(st, n)
+        achieved = st.achieved(norm.stage)
+        if code == PENDING:
+            decided = None
+        elif code == OUTCOME_NAMES.index("breached"):
+            decided = due
+        elif code == OUTCOME_NAMES.index("met"):
+            decided = achieved
+        elif isinstance(st, CallState):
+            decided = st.abandoned_at
+        else:
+            decided = st.closed_at
+        rows.append(
+            NormRecord(
+                municipality=shard.municipality,
+                subject=subject,
+                norm=norm.id,
+                stage=norm.stage,
+                family=norm.family,
+                deadline=due,
+                outcome=OUTCOME_NAMES[code],
+                decided_at=decided,
+                achieved_at=achieved,
+            )
+        )
+    return rows
+
+
+def changes_of(shard: Shard, batch: OutcomeBatch) -> None:
+    """Append the rows of everything changed in ``shard`` to ``batch`` and clear its change marks."""
+    m = shard.municipality
+    for subject in sorted(shard.dirty_items):
+        st = shard.items.get(subject)
+        if st is None:
+            continue
+        batch.items.append(item_record(m, subject, st))
+        batch.norms.extend(norm_records(shard, subject, st))
+    for subject in sorted(shard.dirty_calls):
+        call = shard.calls.get(subject)
+        if call is None:
+            continue
+        batch.calls.append(call_record(m, subject, call))
+        batch.norms.extend(norm_records(shard, subject, call))
+    for key, channel, kind, score, given_at in shard.new_feedback:
+        batch.feedback.append(
+            FeedbackRecord(municipality=m, key=key, channel=channel, kind=kind, score=score, given_at=given_at)
+        )
+    shard.dirty_items.clear()
+    shard.dirty_calls.clear()
+    shard.new_feedback.clear()

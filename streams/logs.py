@@ -1,0 +1,78 @@
+"""structlog set-up: configured once at start-up; modules only call ``structlog.get_logger()``.
+
+JSON lines when stderr is not a terminal, a console renderer when it is. An allow-list processor
+drops every key that is not known to be free of personal data, so a subject, a payload or a name
+can never reach a log line by accident (privacy by design; see tests/unit/test_privacy.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+ALLOWED_KEYS = frozenset(
+    {
+        "event",
+        "level",
+        "timestamp",
+        "logger",
+        "reason",
+        "field",
+        "detail",
+        "municipality",
+        "type",
+        "count",
+        "events",
+        "accepted",
+        "rejected",
+        "duplicates",
+        "held",
+        "seconds",
+        "rate",
+        "path",
+        "store",
+        "month",
+        "format",
+        "rows",
+        "files",
+        "until",
+        "norms",
+        "line",
+        "file",
+        "exc_info",
+    }
+)
+
+
+def allow_list(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Keep only keys on the allow-list; name the dropped ones so a developer notices."""
+    dropped = sorted(k for k in event_dict if k not in ALLOWED_KEYS)
+    for key in dropped:
+        del event_dict[key]
+    if dropped:
+        event_dict["dropped_keys"] = ",".join(dropped)
+    return event_dict
+
+
+def configure(level: str = "INFO", json: bool | None = None) -> None:
+    """Configure structlog (and route stdlib logging through the same level)."""
+    as_json = not sys.stderr.isatty() if json is None else json
+    renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            allow_list,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")

@@ -1,0 +1,362 @@
+"""The outcome store: opening by URL, the SQLite schema, idempotent upserts, the month readers."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from streams.store import (
+    DEFAULT_STORE_URL,
+    CallRecord,
+    FeedbackRecord,
+    ItemRecord,
+    NormRecord,
+    OutcomeBatch,
+    StoreError,
+    open_store,
+)
+from streams.store.sqlite import SCHEMA_VERSION, SqliteStore
+
+
+def at(text: str) -> float:
+    """An RFC 3339 time as UTC epoch seconds."""
+    return datetime.fromisoformat(text).timestamp()
+
+
+APRIL = (at("2024-04-01T00:00+02:00"), at("2024-05-01T00:00+02:00"))
+
+
+def item(subject: str, opened: str, municipality: str = "bergen", **changes: object) -> ItemRecord:
+    row = ItemRecord(
+        municipality=municipality,
+        subject=subject,
+        kind="melding",
+        channel="app",
+        segment="inwoner",
+        category="straatverlichting",
+        source_system="fixi",
+        team=None,
+        opened_at=at(opened),
+        responded_at=None,
+        closed_at=None,
+        resolution=None,
+        upheld=None,
+        reopened=0,
+        is_open=True,
+    )
+    return replace(row, **changes)  # type: ignore[arg-type]
+
+
+def norm(subject: str, name: str, family: str = "item", **changes: object) -> NormRecord:
+    row = NormRecord(
+        municipality="bergen",
+        subject=subject,
+        norm=name,
+        stage="answer" if family == "call" else "response",
+        family=family,
+        deadline=at("2024-04-06T00:00+02:00"),
+        outcome="pending",
+        decided_at=None,
+        achieved_at=None,
+    )
+    return replace(row, **changes)  # type: ignore[arg-type]
+
+
+def call(subject: str, queued: str, **changes: object) -> CallRecord:
+    row = CallRecord(
+        municipality="bergen",
+        subject=subject,
+        channel="telefoon",
+        queue="algemeen",
+        segment="onbekend",
+        queued_at=at(queued),
+        answered_at=None,
+        abandoned_at=None,
+        ended_at=None,
+        resolved=None,
+        outcome="waiting",
+    )
+    return replace(row, **changes)  # type: ignore[arg-type]
+
+
+def feedback(key: str, given: str, municipality: str = "bergen") -> FeedbackRecord:
+    return FeedbackRecord(municipality, key, "app", "melding", 8, at(given))
+
+
+def sample_batch() -> OutcomeBatch:
+    """Rows of April plus one just before and one just after it."""
+    return OutcomeBatch(
+        items=[
+            item(
+                "i-1",
+                "2024-04-02T10:00+02:00",
+                closed_at=at("2024-04-03T10:00+02:00"),
+                upheld=False,
+                is_open=False,
+            ),
+            item("i-2", "2024-04-30T23:30+02:00", municipality="castricum"),
+            item("i-march", "2024-03-31T23:30+02:00"),
+            item("i-may", "2024-05-01T00:00+02:00"),
+        ],
+        norms=[
+            norm("i-1", "melding-reactie", outcome="met", achieved_at=at("2024-04-03T10:00+02:00")),
+            norm("i-march", "melding-reactie"),
+            norm("c-1", "telefoon-opname", family="call", outcome="met"),
+            norm("c-may", "telefoon-opname", family="call"),
+        ],
+        calls=[
+            call("c-1", "2024-04-02T09:00+02:00", answered_at=at("2024-04-02T09:00:20+02:00")),
+            call("c-may", "2024-05-01T00:00:01+02:00", resolved=True),
+        ],
+        feedback=[
+            feedback("src/1", "2024-04-02T12:00+02:00"),
+            feedback("src/2", "2024-03-31T23:59:59+02:00", municipality="uitgeest"),
+        ],
+    )
+
+
+TABLES = ("items", "norms", "calls", "feedback", "schema_version")
+
+
+def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every table's full contents with rowids, read past the store, in a fixed order."""
+    conn = sqlite3.connect(path)
+    try:
+        return {
+            t: conn.execute(f"SELECT rowid, * FROM {t} ORDER BY rowid").fetchall() for t in TABLES
+        }
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    return SqliteStore(tmp_path / "outcomes.sqlite3")
+
+
+class TestOpenStore:
+    """open_store picks the SQLite file a URL names and refuses what it cannot open."""
+
+    def test_relative_url_is_relative_to_the_working_directory(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        (tmp_path / "data").mkdir()
+        monkeypatch.chdir(tmp_path)
+        with open_store("sqlite:///data/outcomes.sqlite3") as opened:
+            assert isinstance(opened, SqliteStore)
+        assert (tmp_path / "data" / "outcomes.sqlite3").is_file()
+
+    def test_four_slashes_make_an_absolute_path(self, tmp_path: Path) -> None:
+        path = tmp_path / "abs.sqlite3"
+        assert str(path).startswith("/")
+        with open_store(f"sqlite:///{path}"):
+            pass
+        assert path.is_file()
+
+    def test_a_bare_path_is_a_sqlite_file(self, tmp_path: Path) -> None:
+        path = tmp_path / "bare.sqlite3"
+        with open_store(str(path)):
+            pass
+        assert path.is_file()
+
+    def test_the_default_url_is_a_file_in_the_working_directory(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.chdir(tmp_path)
+        assert DEFAULT_STORE_URL == "sqlite:///contactmon.sqlite3"
+        with open_store(DEFAULT_STORE_URL):
+            pass
+        assert (tmp_path / "contactmon.sqlite3").is_file()
+
+    @pytest.mark.parametrize(
+        "url",
+        ["postgresql://contactmon@db/contactmon", "postgres://db/x", "postgresql+psycopg://x"],
+    )
+    def test_postgresql_is_refused_with_directions(self, url: str) -> None:
+        with pytest.raises(StoreError, match="PostgreSQL store arrives") as raised:
+            open_store(url)
+        assert "sqlite:///" in str(raised.value)
+
+    def test_an_unknown_scheme_is_named(self) -> None:
+        with pytest.raises(StoreError, match="scheme 'mysql' is not supported") as raised:
+            open_store("mysql://db/contactmon")
+        assert "sqlite:///relative/path.sqlite3" in str(raised.value)
+
+    @pytest.mark.parametrize("url", ["sqlite://host/x.sqlite3", "sqlite:///", ""])
+    def test_a_malformed_sqlite_url_is_refused(self, url: str) -> None:
+        with pytest.raises(StoreError, match=r"sqlite:///relative/path.sqlite3"):
+            open_store(url)
+
+    def test_create_false_refuses_a_missing_file(self, tmp_path: Path) -> None:
+        with pytest.raises(StoreError, match="no store database at"):
+            open_store(str(tmp_path / "missing.sqlite3"), create=False)
+        assert not (tmp_path / "missing.sqlite3").exists()
+
+    def test_a_missing_directory_is_named(self, tmp_path: Path) -> None:
+        with pytest.raises(StoreError, match=r"directory .*nowhere does not exist"):
+            open_store(str(tmp_path / "nowhere" / "x.sqlite3"))
+
+    def test_a_file_that_is_not_a_database_is_refused(self, tmp_path: Path) -> None:
+        path = tmp_path / "notes.txt"
+        path.write_text("this is not a database, " * 100)
+        with pytest.raises(StoreError, match=r"cannot use .*notes.txt as a store database"):
+            open_store(str(path))
+
+
+class TestSchema:
+    """The schema is created on open, in WAL mode, indexed, and its version is checked."""
+
+    def test_wal_mode_version_and_indexes(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite3"
+        SqliteStore(path).close()
+        conn = sqlite3.connect(path)
+        try:
+            assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+            assert conn.execute("SELECT version FROM schema_version").fetchall() == [
+                (SCHEMA_VERSION,)
+            ]
+            indexes = {
+                (table, column)
+                for table in ("items", "calls", "feedback")
+                for (_, name, *_) in conn.execute(f"PRAGMA index_list({table})")
+                for (_, _, column) in conn.execute(f"PRAGMA index_info({name})")
+            }
+        finally:
+            conn.close()
+        assert {("items", "opened_at"), ("calls", "queued_at"), ("feedback", "given_at")} <= indexes
+
+    def test_reopening_keeps_rows_and_one_version_row(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite3"
+        with SqliteStore(path) as first:
+            first.write(sample_batch())
+        with SqliteStore(path) as second:
+            assert len(second.items_opened(*APRIL)) == 2
+        assert dump(path)["schema_version"] == [(1, SCHEMA_VERSION)]
+
+    def test_another_schema_version_is_refused(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite3"
+        SqliteStore(path).close()
+        conn = sqlite3.connect(path)
+        conn.execute("UPDATE schema_version SET version = 99")
+        conn.commit()
+        conn.close()
+        with pytest.raises(StoreError, match="schema version 99; this contactmon reads version 1"):
+            SqliteStore(path)
+
+
+class TestWrite:
+    """Writes are upserts by key in one transaction, so repeating a batch changes nothing."""
+
+    def test_rows_read_back_equal_to_what_was_written(self, store: SqliteStore) -> None:
+        batch = sample_batch()
+        store.write(batch)
+        everything = (0.0, 1e12)
+        assert sorted(store.items_opened(*everything), key=lambda r: r.subject) == sorted(
+            batch.items, key=lambda r: r.subject
+        )
+        assert {(r.subject, r.norm): r for r in store.norms_for_items_opened(*everything)} == {
+            (r.subject, r.norm): r for r in batch.norms if r.subject != "i-may"
+        }
+        assert sorted(store.calls_queued(*everything), key=lambda r: r.subject) == batch.calls
+        assert {r.key: r for r in store.feedback_given(*everything)} == {
+            r.key: r for r in batch.feedback
+        }
+
+    def test_bools_come_back_as_bools(self, store: SqliteStore) -> None:
+        store.write(sample_batch())
+        (first,) = [r for r in store.items_opened(*APRIL) if r.subject == "i-1"]
+        assert first.upheld is False
+        assert first.is_open is False
+        (answered,) = store.calls_queued(*APRIL)
+        assert answered.resolved is None
+        (later,) = store.calls_queued(APRIL[1], APRIL[1] + 86400)
+        assert later.resolved is True
+
+    def test_writing_the_same_batch_twice_leaves_identical_contents(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite3"
+        with SqliteStore(path) as opened:
+            opened.write(sample_batch())
+            once = dump(path)
+            opened.write(sample_batch())
+            assert dump(path) == once
+
+    def test_a_newer_snapshot_replaces_the_row(self, store: SqliteStore) -> None:
+        first = item("i-1", "2024-04-02T10:00+02:00")
+        store.write(OutcomeBatch(items=[first]))
+        closed = replace(first, closed_at=at("2024-04-04T09:00+02:00"), is_open=False, reopened=1)
+        store.write(OutcomeBatch(items=[closed]))
+        assert store.items_opened(*APRIL) == [closed]
+
+    def test_a_failing_batch_writes_nothing(self, store: SqliteStore) -> None:
+        good = item("i-good", "2024-04-02T10:00+02:00")
+        bad = replace(good, subject="i-bad", kind=None)  # type: ignore[arg-type]
+        with pytest.raises(StoreError, match=r"cannot write to store database .*NOT NULL"):
+            store.write(OutcomeBatch(items=[good, bad]))
+        assert store.items_opened(*APRIL) == []
+        store.write(OutcomeBatch(items=[good]))  # the connection is usable afterwards
+        assert store.items_opened(*APRIL) == [good]
+
+    def test_an_empty_batch_is_fine(self, store: SqliteStore) -> None:
+        store.write(OutcomeBatch())
+        assert store.municipalities() == []
+
+    def test_a_closed_store_says_so(self, tmp_path: Path) -> None:
+        with SqliteStore(tmp_path / "s.sqlite3") as opened:
+            pass
+        opened.close()  # closing twice is harmless
+        with pytest.raises(StoreError, match="is closed"):
+            opened.write(sample_batch())
+        with pytest.raises(StoreError, match="is closed"):
+            opened.items_opened(*APRIL)
+
+
+class TestReaders:
+    """The readers select by local-month instants, half open, and follow items and calls."""
+
+    def test_items_opened_is_half_open(self, store: SqliteStore) -> None:
+        store.write(sample_batch())
+        assert [r.subject for r in store.items_opened(*APRIL)] == ["i-1", "i-2"]
+        march = (at("2024-03-01T00:00+01:00"), APRIL[0])
+        assert [r.subject for r in store.items_opened(*march)] == ["i-march"]
+        may = (APRIL[1], at("2024-06-01T00:00+02:00"))
+        assert [r.subject for r in store.items_opened(*may)] == ["i-may"]
+
+    def test_norms_follow_the_opening_of_their_item_or_the_queueing_of_their_call(
+        self, store: SqliteStore
+    ) -> None:
+        store.write(sample_batch())
+        assert [(r.subject, r.norm) for r in store.norms_for_items_opened(*APRIL)] == [
+            ("c-1", "telefoon-opname"),
+            ("i-1", "melding-reactie"),
+        ]
+        may = (APRIL[1], at("2024-06-01T00:00+02:00"))
+        assert [r.subject for r in store.norms_for_items_opened(*may)] == ["c-may"]
+
+    def test_a_norm_row_follows_only_its_own_family(self, store: SqliteStore) -> None:
+        # An item and a call may share a subject; a call norm must not follow the item.
+        store.write(
+            OutcomeBatch(
+                items=[item("x", "2024-04-02T10:00+02:00")],
+                calls=[call("x", "2024-05-02T10:00+02:00")],
+                norms=[norm("x", "telefoon-opname", family="call")],
+            )
+        )
+        assert store.norms_for_items_opened(*APRIL) == []
+
+    def test_calls_and_feedback_by_their_own_instants(self, store: SqliteStore) -> None:
+        store.write(sample_batch())
+        assert [r.subject for r in store.calls_queued(*APRIL)] == ["c-1"]
+        assert [r.key for r in store.feedback_given(*APRIL)] == ["src/1"]
+
+    def test_municipalities_are_distinct_and_sorted(self, store: SqliteStore) -> None:
+        store.write(sample_batch())
+        assert store.municipalities() == ["bergen", "castricum", "uitgeest"]
+
+    def test_an_in_memory_store_works_for_quick_use(self) -> None:
+        with open_store("sqlite:///:memory:") as memory:
+            memory.write(sample_batch())
+            assert len(memory.items_opened(*APRIL)) == 2
