@@ -56,6 +56,7 @@ __all__ = [
     "Rejection",
     "is_json_media_type",
     "parse_time",
+    "time_to_epoch",
 ]
 
 
@@ -164,6 +165,7 @@ class Rejection:
 # 13, 16, 19 and 22: the separators and the offset's sign and colon. One slice and one set lookup
 # settle the usual shape; everything else goes the long way through `_has_rfc3339_shape`.
 _USUAL_SHAPES: Final = frozenset({"--T::+:", "--T::-:"})
+_UTC_SHAPE: Final = "--T::Z"  # `text[4:20:3]` of `2024-05-21T07:30:00Z`
 _SEPARATORS: Final = frozenset({"--T::", "--t::", "-- ::"})
 _TIME_DETAIL: Final = "must be an RFC 3339 date-time with an offset"
 
@@ -214,6 +216,40 @@ def parse_time(value: object) -> datetime:
         return datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(_TIME_DETAIL) from None
+
+
+# The decoder's fast path for the usual shape. Minutes and seconds are looked up in a table of the
+# sixty valid two-digit strings (which checks and converts at once); the date, hour and offset
+# together name an hour whose epoch is computed once through `parse_time` and then kept. Events
+# cluster in time, so nearly every lookup hits; the cache is emptied when it grows past its bound.
+_TWO_DIGITS: Final = {f"{number:02d}": number for number in range(60)}
+_HOUR_EPOCHS: dict[str, float] = {}
+_HOUR_EPOCHS_MAX: Final = 20_000  # more than two years of hours in one offset
+
+
+def time_to_epoch(value: object) -> float:
+    """UTC epoch seconds of an RFC 3339 date-time; ValueError when it is not one.
+
+    The same verdict and the same float as `parse_time(value).timestamp()`, about three times
+    faster for the usual shapes `YYYY-MM-DDTHH:MM:SS±HH:MM` and `YYYY-MM-DDTHH:MM:SSZ`. The fast
+    path never rejects: whatever it does not recognise goes through `parse_time`.
+    """
+    if type(value) is str and (
+        (len(value) == 25 and value[4:23:3] in _USUAL_SHAPES)
+        or (len(value) == 20 and value[4:20:3] == _UTC_SHAPE)
+    ):
+        minute = _TWO_DIGITS.get(value[14:16])
+        second = _TWO_DIGITS.get(value[17:19])
+        if minute is not None and second is not None:
+            hour_key = value[:13] + value[19:]
+            hour = _HOUR_EPOCHS.get(hour_key)
+            if hour is None:
+                hour = parse_time(f"{value[:13]}:00:00{value[19:]}").timestamp()
+                if len(_HOUR_EPOCHS) >= _HOUR_EPOCHS_MAX:
+                    _HOUR_EPOCHS.clear()
+                _HOUR_EPOCHS[hour_key] = hour
+            return hour + (minute * 60 + second)
+    return parse_time(value).timestamp()
 
 
 def is_json_media_type(value: object) -> bool:
@@ -421,7 +457,7 @@ class Decoder:
 
             text = get("time")
             try:
-                when = parse_time(text).timestamp()
+                when = time_to_epoch(text)
             except ValueError:
                 raise _problem("time", text, _TIME_DETAIL) from None
 
@@ -433,7 +469,11 @@ class Decoder:
                 raise _invalid("subject", _NON_EMPTY)
 
             content_type = get("datacontenttype")
-            if content_type is not None and not is_json_media_type(content_type):
+            if (
+                content_type is not None
+                and content_type != "application/json"
+                and not is_json_media_type(content_type)
+            ):
                 raise _invalid("datacontenttype", "must be a JSON media type")
 
             data = get("data")

@@ -167,7 +167,7 @@ class BusinessCalendar:
         closed_days: Iterable[date] = (),
         open_days: Iterable[date] = (),
     ) -> None:
-        self._zone = _open_zone(timezone)
+        _open_zone(timezone)  # validates the name; the tables load the zone by name (cached)
         self.timezone = timezone
         self.holiday_country = holidays
         self._min_year, self._max_year = _holiday_years(holidays)

@@ -141,10 +141,12 @@ def _days_deadline(cal: BusinessCalendar, days: float, opened_at: float) -> floa
 def paused_amount(cal: BusinessCalendar, unit: Unit, start: float, end: float) -> float:
     """How much a pause from ``start`` to ``end`` moves a deadline in ``unit``.
 
-    Working days (W(end) − W(start)) for ``workdays``, elapsed seconds for every other unit.
+    Working days (W(end) − W(start)) for ``workdays``, elapsed seconds for every other unit. A
+    pause that ends before it starts (events out of order) counts as zero rather than stopping
+    the processing: a negative pause would move a deadline earlier, which the contract excludes.
     """
-    if end < start:
-        raise ValueError(f"a pause cannot end ({end!r}) before it starts ({start!r})")
+    if end <= start:
+        return 0.0
     if unit == Unit.WORKDAYS:
         return cal.working_time(end) - cal.working_time(start)
     return end - start

@@ -110,6 +110,8 @@ def _collect_shard(fam: dict[str, Family], shard: Shard, now: float) -> None:
     for kind in ITEM_KINDS:
         fam["contact_items_open"].add((m, kind), shard.open_items[kind])
         fam["contact_items_reopened"].add((m, kind), shard.reopened[kind])
+    if now > float("-inf"):
+        shard.advance_windows(now)
     if shard.last_event_time is None:  # nothing seen yet: no clock to measure deadlines against
         overdue, at_risk = [0] * len(shard.norms), [0] * len(shard.norms)
     else:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from events.decode import Event
 from streams.core.calendar import BusinessCalendar
@@ -41,7 +41,7 @@ from streams.core.state import (
     seen_before,
     set_outcome,
 )
-from streams.core.windows import SLOT_SECONDS, RollingSketch, RollingSums
+from streams.core.windows import RollingSketch, RollingSums
 
 ITEM_KINDS = ("melding", "vraag", "terugbelverzoek", "klacht", "aanvraag")
 EVENT_TYPES = (
@@ -67,6 +67,7 @@ HELD = "held"  # waiting for its subject's opening event (out-of-order grace per
 ALREADY_OPENED = "already_opened"  # a second, different opening event for an open subject
 
 _INF = float("inf")
+_W = TypeVar("_W", RollingSums, RollingSketch)
 
 
 class Shard:
@@ -81,7 +82,7 @@ class Shard:
         lateness: float = 300.0,
         item_retention: float = 90 * 86_400.0,
         call_retention: float = 86_400.0,
-        feedback_dedupe_horizon: float = 35 * 86_400.0,
+        feedback_dedupe_horizon: float = 400 * 86_400.0,
         track_changes: bool = False,
     ) -> None:
         self.municipality = municipality
@@ -113,7 +114,6 @@ class Shard:
 
         self.clock = -_INF
         self.cutoff = -_INF
-        self._window_slot: int | None = None
         self.last_event_time: float | None = None
 
         # counters (persisted totals in the live worker; monotone)
@@ -325,21 +325,37 @@ class Shard:
                     self._count(n, MET, t)
             elif code == MET and old is not None:
                 # an earlier achievement arrived late: the decision moves to the earlier time
-                self.compliance[n].add(old, -1, -1)
-                self.compliance[n].add(t, 1, 1)
+                window = self._moved(self.compliance[n])
+                window.add(old, -1, -1)
+                window.add(t, 1, 1)
             elif code == BREACHED and old is None:
                 self.overdue_decided[n] -= 1
         st.outcomes = outcomes
         if isinstance(st, ItemState) and stage in STAGES:
-            sketch = self.durations[(st.profile.kind, stage)]  # type: ignore[index]
+            sketch = self._moved(self.durations[(st.profile.kind, stage)])  # type: ignore[index]
             if old is not None:
                 sketch.add(old, old - st.opened_at, -1)
             sketch.add(t, t - st.opened_at)
 
+    def _moved(self, window: _W) -> _W:
+        """``window`` with its right edge moved to the clock (windows move lazily)."""
+        if self.clock > -_INF:
+            window.advance(self.clock)
+        return window
+
+    def advance_windows(self, now: float) -> None:
+        """Move every rolling window to ``now`` (before reading them for metrics)."""
+        for c in self.compliance:
+            c.advance(now)
+        for sketch in self.durations.values():
+            sketch.advance(now)
+        for sums in self.satisfaction.values():
+            sums.advance(now)
+
     def _count(self, n: int, code: int, when: float) -> None:
         name = "met" if code == MET else "breached"
         self.outcomes_total[(self.norms[n].id, name)] += 1
-        self.compliance[n].add(when, 1 if code == MET else 0, 1)
+        self._moved(self.compliance[n]).add(when, 1 if code == MET else 0, 1)
 
     def _responded(self, subject: str, st: ItemState, t: float) -> None:
         old = st.responded_at
@@ -429,9 +445,7 @@ class Shard:
         sums = self.satisfaction.get(channel)
         if sums is None:
             sums = self.satisfaction[channel] = RollingSums(2)
-            if self.clock > -_INF:
-                sums.advance(self.clock)
-        sums.add(ev.time, d["score"], 1)
+        self._moved(sums).add(ev.time, d["score"], 1)
         if self.track_changes:
             self.new_feedback.append((key.hex(), channel, d.get("kind"), d["score"], ev.time))
         return ACCEPTED
@@ -539,15 +553,6 @@ class Shard:
         """Move the clock to ``now`` and decide every deadline up to ``cutoff`` (now − lateness)."""
         if now > self.clock:
             self.clock = now
-            slot = int(now // SLOT_SECONDS)
-            if slot != self._window_slot:  # windows move by whole slots: skip the calls otherwise
-                self._window_slot = slot
-                for c in self.compliance:
-                    c.advance(now)
-                for s in self.durations.values():
-                    s.advance(now)
-                for f in self.satisfaction.values():
-                    f.advance(now)
         target = self.clock - self.lateness if cutoff is None else min(cutoff, self.clock)
         moved = target > self.cutoff
         if moved:

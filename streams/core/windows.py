@@ -5,13 +5,17 @@ time). Each window keeps a running total of the slots inside it; when the clock 
 that fall out are subtracted exactly, so reading a window is O(1) for counts and O(buckets) for a
 sketch, and memory is bounded by the longest window (30 days = 720 slots per series).
 
-A :class:`LogSketch` is a DDSketch-style log-bucket histogram (about 1 % relative error) whose
+Windows move lazily: the owner calls ``advance(clock)`` before an ``add`` and before reading, so
+a series that nobody touches costs nothing while the clock runs on.
+
+A :class:`RollingSketch` is a DDSketch-style log-bucket histogram (about 1 % relative error) whose
 buckets add and subtract exactly, so quantiles over a rolling window need no re-scan.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 SLOT_SECONDS = 3600
 WINDOWS: dict[str, int] = {"1d": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
@@ -67,9 +71,7 @@ class RollingSums:
                     for i, v in enumerate(acc):
                         tot[i] -= v
             self._start[name] = max(self._start[name], new_start)
-        horizon = now_slot - _LONGEST
-        for slot in [s for s in self._slots if s <= horizon]:
-            del self._slots[slot]
+        _drop_before(self._slots, now_slot - _LONGEST)
 
     def _sum_from(self, start: int) -> list[float]:
         tot = [0.0] * self._width
@@ -148,9 +150,7 @@ class RollingSketch:
                 for b, n in self._slots.get(slot, {}).items():
                     _bump(tot, b, -n)
             self._start[name] = max(self._start[name], new_start)
-        horizon = now_slot - _LONGEST
-        for slot in [s for s in self._slots if s <= horizon]:
-            del self._slots[slot]
+        _drop_before(self._slots, now_slot - _LONGEST)
 
     def _merge_from(self, start: int) -> dict[int, int]:
         tot: dict[int, int] = {}
@@ -187,3 +187,11 @@ def _bump(hist: dict[int, int], bucket: int, n: int) -> None:
         hist[bucket] = left
     else:
         del hist[bucket]
+
+
+def _drop_before(slots: dict[int, Any], horizon: int) -> None:
+    """Forget slots at or before ``horizon``; slots are created in (mostly) increasing order, so
+    the dict's first key is (almost always) the oldest and the common case costs one look."""
+    if slots and next(iter(slots)) <= horizon:
+        for slot in [s for s in slots if s <= horizon]:
+            del slots[slot]

@@ -135,7 +135,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         metavar="M",
         help="write in a shuffled arrival order: each event delayed by a seeded random 0–M "
-        "minutes, to test out-of-order arrival (default 0: event-time order)",
+        "minutes, to test out-of-order arrival (default 0: event-time order); replay it with "
+        "--lateness of at least M·60 seconds for the same outcomes as in order",
     )
 
 

@@ -1,0 +1,169 @@
+"""Benchmark of the pure core: events/s of the full core path beside orjson.loads alone.
+
+Run with ``make bench`` (or ``python -m bench.core_bench --events 1000000 --write BENCHMARKS.md``).
+Measures, in one run on one core:
+
+1. parse only: ``orjson.loads`` over every line of a simulated file;
+2. the full core path: ``Monitor.process`` (decode, validate, de-duplicate, state, sweep) over the
+   same lines, then the final sweep; and the ratio of the two rates;
+3. memory per open item: the growth of the process's resident set while one million
+   ``item.opened`` events are applied and none is closed, divided by one million.
+
+Each rate is the median of ``--repeat`` runs. The figures replace the "core" section of
+BENCHMARKS.md when ``--write`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from streams.core.config import load_norms
+from streams.core.monitor import Monitor
+
+CACHE = Path(os.environ.get("CONTACTMON_BENCH_CACHE", Path.home() / ".cache" / "contactmon-bench"))
+WALL = 4_102_444_800.0  # 2100-01-01: no simulated event counts as "in the future"
+MARK_BEGIN = "<!-- core-bench:begin -->"
+MARK_END = "<!-- core-bench:end -->"
+
+
+def simulated_file(min_events: int) -> Path:
+    """A simulated JSON Lines file with at least ``min_events`` events (cached between runs)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    months = 12
+    while True:
+        path = CACHE / f"sim-2022-01-{months}m-seed7.jsonl"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            cmd = [sys.executable, "-m", "streams.cli", "simulate", "--start", "2022-01-01",
+                   "--months", str(months), "--seed", "7", "--out", str(tmp)]
+            print(f"bench: simulating {months} months -> {path}", file=sys.stderr)
+            subprocess.run(cmd, check=True)
+            tmp.replace(path)
+        with path.open("rb") as f:
+            count = sum(1 for _ in f)
+        if count >= min_events:
+            return path
+        months = int(months * min_events / max(count, 1)) + 1
+
+
+def read_lines(path: Path, limit: int) -> list[bytes]:
+    with path.open("rb") as f:
+        return [line.rstrip(b"\n") for _, line in zip(range(limit), f, strict=False)]
+
+
+def rate_parse(lines: list[bytes]) -> float:
+    loads = orjson.loads
+    t0 = time.perf_counter()
+    for line in lines:
+        loads(line)
+    return len(lines) / (time.perf_counter() - t0)
+
+
+def rate_core(lines: list[bytes]) -> float:
+    monitor = Monitor(load_norms())
+    process = monitor.process
+    gc.collect()
+    t0 = time.perf_counter()
+    for line in lines:
+        process(line, WALL)
+    monitor.finish()
+    elapsed = time.perf_counter() - t0
+    monitor.take_rejections()
+    return len(lines) / elapsed
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def opened_events(n: int) -> Iterator[bytes]:
+    """``n`` item.opened events over four municipalities and a year, none closed."""
+    slugs = ("bergen", "castricum", "heiloo", "uitgeest")
+    kinds = ("melding", "vraag", "terugbelverzoek", "klacht")
+    start = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
+    for i in range(n):
+        t = datetime.fromtimestamp(start + i * 30, tz=UTC).isoformat()
+        yield orjson.dumps({
+            "specversion": "1.0", "id": f"bench-{i:08d}", "source": "urn:nld:gemeente:bench:fixi",
+            "type": "nl.contactmonitor.item.opened", "time": t, "subject": f"fixi-{i:08x}",
+            "data": {"municipality": slugs[i % 4], "kind": kinds[i % 4], "channel": "app",
+                     "category": "straatverlichting", "segment": "inwoner"},
+        })
+
+
+def bytes_per_open_item(n: int) -> tuple[float, int]:
+    monitor = Monitor(load_norms())
+    # warm up: profiles, calendar tables, deadline caches
+    for raw in opened_events(1000):
+        monitor.process(raw.replace(b"bench-", b"warm-").replace(b"fixi-", b"warm-"), WALL)
+    gc.collect()
+    before = rss_bytes()
+    for raw in opened_events(n):
+        monitor.process(raw, WALL)
+    gc.collect()
+    after = rss_bytes()
+    open_items = sum(sum(s.open_items.values()) for s in monitor.shards.values())
+    return (after - before) / n, open_items
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="events in the file (default 1e6)")
+    parser.add_argument("--open-items", type=int, default=1_000_000, help="items for the memory figure")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per rate; the median is reported")
+    parser.add_argument("--write", type=Path, help="replace the core section of this markdown file")
+    args = parser.parse_args(argv)
+
+    path = simulated_file(args.events)
+    lines = read_lines(path, args.events)
+    print(f"bench: {len(lines):,} events from {path}", file=sys.stderr)
+    parse = [rate_parse(lines) for _ in range(args.repeat)]
+    core = []
+    for i in range(args.repeat):
+        core.append(rate_core(lines))
+        print(f"bench: core run {i + 1}: {core[-1]:,.0f} events/s", file=sys.stderr)
+    per_item, open_items = bytes_per_open_item(args.open_items)
+    p, c = statistics.median(parse), statistics.median(core)
+    ratios = [ci / pi for ci, pi in zip(core, parse, strict=True)]
+    report = "\n".join([
+        MARK_BEGIN,
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}, one core, `make bench` "
+        f"(`python -m bench.core_bench --events {args.events} --open-items {args.open_items}`).",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| events in the simulated file | {len(lines):,} |",
+        f"| `orjson.loads` only (median of {args.repeat}) | {p:,.0f} events/s |",
+        f"| full core path: decode, validate, dedupe, state, sweep (median of {args.repeat}) | {c:,.0f} events/s |",
+        f"| ratio core / parse-only (median of per-run ratios) | {statistics.median(ratios):.3f} |",
+        f"| memory per open item ({open_items:,} items open) | {per_item:,.0f} bytes |",
+        MARK_END,
+    ])
+    print(report)
+    if args.write:
+        text = args.write.read_text(encoding="utf-8") if args.write.exists() else "# Benchmarks\n\n"
+        if MARK_BEGIN in text:
+            head, rest = text.split(MARK_BEGIN, 1)
+            text = head + report + rest.split(MARK_END, 1)[1]
+        else:
+            text = text.rstrip("\n") + "\n\n## Core\n\n" + report + "\n"
+        args.write.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
