@@ -46,8 +46,20 @@ def simulated_file(min_events: int) -> Path:
         path = CACHE / f"sim-2022-01-{months}m-seed7.jsonl"
         if not path.exists():
             tmp = path.with_suffix(".tmp")
-            cmd = [sys.executable, "-m", "streams.cli", "simulate", "--start", "2022-01-01",
-                   "--months", str(months), "--seed", "7", "--out", str(tmp)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "streams.cli",
+                "simulate",
+                "--start",
+                "2022-01-01",
+                "--months",
+                str(months),
+                "--seed",
+                "7",
+                "--out",
+                str(tmp),
+            ]
             print(f"bench: simulating {months} months -> {path}", file=sys.stderr)
             subprocess.run(cmd, check=True)
             tmp.replace(path)
@@ -96,12 +108,23 @@ def opened_events(n: int) -> Iterator[bytes]:
     start = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
     for i in range(n):
         t = datetime.fromtimestamp(start + i * 30, tz=UTC).isoformat()
-        yield orjson.dumps({
-            "specversion": "1.0", "id": f"bench-{i:08d}", "source": "urn:nld:gemeente:bench:fixi",
-            "type": "nl.contactmonitor.item.opened", "time": t, "subject": f"fixi-{i:08x}",
-            "data": {"municipality": slugs[i % 4], "kind": kinds[i % 4], "channel": "app",
-                     "category": "straatverlichting", "segment": "inwoner"},
-        })
+        yield orjson.dumps(
+            {
+                "specversion": "1.0",
+                "id": f"bench-{i:08d}",
+                "source": "urn:nld:gemeente:bench:fixi",
+                "type": "nl.contactmonitor.item.opened",
+                "time": t,
+                "subject": f"fixi-{i:08x}",
+                "data": {
+                    "municipality": slugs[i % 4],
+                    "kind": kinds[i % 4],
+                    "channel": "app",
+                    "category": "straatverlichting",
+                    "segment": "inwoner",
+                },
+            }
+        )
 
 
 def bytes_per_open_item(n: int) -> tuple[float, int]:
@@ -121,9 +144,15 @@ def bytes_per_open_item(n: int) -> tuple[float, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000, help="events in the file (default 1e6)")
-    parser.add_argument("--open-items", type=int, default=1_000_000, help="items for the memory figure")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per rate; the median is reported")
+    parser.add_argument(
+        "--events", type=int, default=1_000_000, help="events in the file (default 1e6)"
+    )
+    parser.add_argument(
+        "--open-items", type=int, default=1_000_000, help="items for the memory figure"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per rate; the median is reported"
+    )
     parser.add_argument("--write", type=Path, help="replace the core section of this markdown file")
     args = parser.parse_args(argv)
 
@@ -138,21 +167,26 @@ def main(argv: list[str] | None = None) -> int:
     per_item, open_items = bytes_per_open_item(args.open_items)
     p, c = statistics.median(parse), statistics.median(core)
     ratios = [ci / pi for ci, pi in zip(core, parse, strict=True)]
-    report = "\n".join([
-        MARK_BEGIN,
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}, one core, `make bench` "
-        f"(`python -m bench.core_bench --events {args.events} --open-items {args.open_items}`).",
-        "",
-        "| figure | value |",
-        "|---|---|",
-        f"| events in the simulated file | {len(lines):,} |",
-        f"| `orjson.loads` only (median of {args.repeat}) | {p:,.0f} events/s |",
-        f"| full core path: decode, validate, dedupe, state, sweep (median of {args.repeat}) | {c:,.0f} events/s |",
-        f"| ratio core / parse-only (median of per-run ratios) | {statistics.median(ratios):.3f} |",
-        f"| memory per open item ({open_items:,} items open) | {per_item:,.0f} bytes |",
-        MARK_END,
-    ])
+    report = "\n".join(
+        [
+            MARK_BEGIN,
+            f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()}, "
+            f"Python {platform.python_version()}, one core, `make bench` "
+            f"(`python -m bench.core_bench --events {args.events} "
+            f"--open-items {args.open_items}`).",
+            "",
+            "| figure | value |",
+            "|---|---|",
+            f"| events in the simulated file | {len(lines):,} |",
+            f"| `orjson.loads` only (median of {args.repeat}) | {p:,.0f} events/s |",
+            f"| full core path: decode, validate, dedupe, state, sweep "
+            f"(median of {args.repeat}) | {c:,.0f} events/s |",
+            f"| ratio core / parse-only (median of per-run ratios) "
+            f"| {statistics.median(ratios):.3f} |",
+            f"| memory per open item ({open_items:,} items open) | {per_item:,.0f} bytes |",
+            MARK_END,
+        ]
+    )
     print(report)
     if args.write:
         text = args.write.read_text(encoding="utf-8") if args.write.exists() else "# Benchmarks\n\n"

@@ -71,6 +71,7 @@ class Reason(StrEnum):
     UNKNOWN_MUNICIPALITY = "unknown_municipality"  # not one of the configured municipalities
     FUTURE_TIME = "future_time"  # `time` more than `max_future` seconds after `now`
     UNKNOWN_SUBJECT = "unknown_subject"  # set by the core: never opened, after the grace period
+    ALREADY_OPENED = "already_opened"  # set by the core: another opening for a subject still open
 
 
 class Event:

@@ -1,7 +1,7 @@
 """``contactmon``: the command line (contract section 6).
 
-Subcommands: ``replay`` (files through the core on event time), ``export`` (the monthly table for the
-administrative dashboard), ``simulate`` (realistic events). Every error that a user can fix is
+Subcommands: ``replay`` (files through the core on event time), ``export`` (the monthly table for
+the administrative dashboard), ``simulate`` (realistic events). Every error that a user can fix is
 printed as one sentence saying what to do, with exit code 2; nothing prints a traceback for bad
 input or bad configuration.
 """
@@ -31,7 +31,8 @@ def _parse_until(text: str) -> float:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
-            f"--until must be an RFC 3339 time with offset, e.g. 2024-07-01T00:00:00+02:00; got {text!r}"
+            "--until must be an RFC 3339 time with offset, e.g. 2024-07-01T00:00:00+02:00; "
+            f"got {text!r}"
         ) from exc
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(
@@ -50,24 +51,51 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="run the monitor over JSON Lines files, on event time, without Kafka",
         description=(
             "Run the same processing as the live worker over JSON Lines files (one CloudEvent per "
-            "line), on event time. Outcomes go to the store for `contactmon export`; rejected lines "
+            "line), on event time. Outcomes go to the store for `contactmon export`; rejected "
+            "lines "
             "go to --rejects with a reason; --metrics-file writes the final /metrics exposition."
         ),
     )
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="JSON Lines files ('-' = stdin)")
-    p.add_argument("--norms", type=Path, default=_env_default("NORMS_FILE", None),
-                   help="norms YAML (default: the shipped norms; env CONTACTMON_NORMS_FILE)")
-    p.add_argument("--store", default=_env_default("STORE_URL", DEFAULT_STORE_URL),
-                   help=f"outcome store URL (default {DEFAULT_STORE_URL}; env CONTACTMON_STORE_URL)")
+    p.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="JSON Lines files ('-' = stdin)"
+    )
+    p.add_argument(
+        "--norms",
+        type=Path,
+        default=_env_default("NORMS_FILE", None),
+        help="norms YAML (default: the shipped norms; env CONTACTMON_NORMS_FILE)",
+    )
+    p.add_argument(
+        "--store",
+        default=_env_default("STORE_URL", DEFAULT_STORE_URL),
+        help=f"outcome store URL (default {DEFAULT_STORE_URL}; env CONTACTMON_STORE_URL)",
+    )
     p.add_argument("--no-store", action="store_true", help="do not write outcomes anywhere")
-    p.add_argument("--until", type=_parse_until, metavar="TIME",
-                   help="advance the clock to TIME (RFC 3339) so deadlines up to it are decided")
-    p.add_argument("--metrics-file", type=Path, metavar="PATH",
-                   help="write the final metrics in the Prometheus text format")
-    p.add_argument("--rejects", type=Path, metavar="PATH",
-                   help="write rejected lines with their reason as JSON Lines")
-    p.add_argument("--lateness", type=float, default=300.0, metavar="SECONDS",
-                   help="how far out of order an event may arrive and still count as in order (default 300)")
+    p.add_argument(
+        "--until",
+        type=_parse_until,
+        metavar="TIME",
+        help="advance the clock to TIME (RFC 3339) so deadlines up to it are decided",
+    )
+    p.add_argument(
+        "--metrics-file",
+        type=Path,
+        metavar="PATH",
+        help="write the final metrics in the Prometheus text format",
+    )
+    p.add_argument(
+        "--rejects",
+        type=Path,
+        metavar="PATH",
+        help="write rejected lines with their reason as JSON Lines",
+    )
+    p.add_argument(
+        "--lateness",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how far out of order an event may arrive and still count as in order (default 300)",
+    )
 
 
 def _run_replay(args: argparse.Namespace) -> int:
@@ -105,18 +133,32 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "export",
         help="write the monthly table for the administrative dashboard",
         description=(
-            "Write one tidy table for a month: month, municipality, indicator, norm, kind, channel, "
+            "Write one tidy table for a month: month, municipality, indicator, norm, kind, "
+            "channel, "
             "segment, value, unit. Items belong to the month in which they were opened."
         ),
     )
     p.add_argument("--month", required=True, metavar="YYYY-MM", help="the month, e.g. 2024-05")
-    p.add_argument("--store", default=_env_default("STORE_URL", DEFAULT_STORE_URL),
-                   help=f"outcome store URL (default {DEFAULT_STORE_URL})")
-    p.add_argument("--format", choices=("csv", "xlsx", "json"), default="csv", help="file format (default csv)")
-    p.add_argument("--out", type=Path, metavar="PATH",
-                   help="output file (default contactmon-export-YYYY-MM.<format> here)")
-    p.add_argument("--norms", type=Path, default=_env_default("NORMS_FILE", None),
-                   help="norms YAML: calendar and municipalities (default: the shipped norms)")
+    p.add_argument(
+        "--store",
+        default=_env_default("STORE_URL", DEFAULT_STORE_URL),
+        help=f"outcome store URL (default {DEFAULT_STORE_URL})",
+    )
+    p.add_argument(
+        "--format", choices=("csv", "xlsx", "json"), default="csv", help="file format (default csv)"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="PATH",
+        help="output file (default contactmon-export-YYYY-MM.<format> here)",
+    )
+    p.add_argument(
+        "--norms",
+        type=Path,
+        default=_env_default("NORMS_FILE", None),
+        help="norms YAML: calendar and municipalities (default: the shipped norms)",
+    )
 
 
 def _run_export(args: argparse.Namespace) -> int:
@@ -124,7 +166,9 @@ def _run_export(args: argparse.Namespace) -> int:
 
     config = load_norms(args.norms)
     try:
-        path = run_export(args.store, args.month, args.format, args.out, config.calendar, config.slugs)
+        path = run_export(
+            args.store, args.month, args.format, args.out, config.calendar, config.slugs
+        )
     except ValueError as exc:  # MonthFormatError, ExportFormatError: say what to type instead
         print(f"contactmon export: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -143,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="Run `contactmon COMMAND --help` for a command's options.",
     )
-    parser.add_argument("--log-level", default=_env_default("LOG_LEVEL", "INFO"), help="INFO, DEBUG, WARNING")
+    parser.add_argument(
+        "--log-level", default=_env_default("LOG_LEVEL", "INFO"), help="INFO, DEBUG, WARNING"
+    )
     parser.add_argument("--log-json", action="store_true", help="JSON log lines even on a terminal")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_replay(sub)
@@ -151,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser(
         "simulate",
         help="generate realistic contact events (JSON Lines)",
-        description="Generate realistic, reproducible contact events for the configured municipalities.",
+        description="Generate realistic, reproducible contact events for the municipalities.",
     )
     simulate_command.add_arguments(sim)
     return parser

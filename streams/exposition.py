@@ -43,10 +43,12 @@ class CoreCollector(Collector):
             yield metric
 
 
-def monitor_registry(monitor: Monitor, now: Callable[[], float | None] = lambda: None) -> CollectorRegistry:
+def monitor_registry(
+    monitor: Monitor, now: Callable[[], float | None] = lambda: None
+) -> CollectorRegistry:
     """A fresh registry exposing every shard of ``monitor`` (replay; a single worker)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(CoreCollector(lambda: monitor.shards.values(), lambda: monitor.rejected, now))
+    registry.register(CoreCollector(monitor.shards.values, lambda: monitor.rejected, now))
     return registry
 
 

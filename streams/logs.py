@@ -48,7 +48,9 @@ ALLOWED_KEYS = frozenset(
 )
 
 
-def allow_list(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def allow_list(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """Keep only keys on the allow-list; name the dropped ones so a developer notices."""
     dropped = sorted(k for k in event_dict if k not in ALLOWED_KEYS)
     for key in dropped:
@@ -61,7 +63,9 @@ def allow_list(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -
 def configure(level: str = "INFO", json: bool | None = None) -> None:
     """Configure structlog (and route stdlib logging through the same level)."""
     as_json = not sys.stderr.isatty() if json is None else json
-    renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -85,7 +85,11 @@ class _Progress:
 def _lines(paths: Sequence[Path]) -> Iterator[tuple[bytes, int]]:
     done = 0
     for path in paths:
-        with path.open("rb") if str(path) != "-" else os.fdopen(sys.stdin.fileno(), "rb", closefd=False) as f:
+        with (
+            path.open("rb")
+            if str(path) != "-"
+            else os.fdopen(sys.stdin.fileno(), "rb", closefd=False) as f
+        ):
             for line in f:
                 done += len(line)
                 stripped = line.strip()
@@ -149,7 +153,12 @@ def replay(
 
 def _drain(monitor: Monitor, rejects_file: IO[bytes] | None) -> None:
     for rejection in monitor.take_rejections():
-        log.warning("event rejected", reason=rejection.reason.value, field=rejection.field, detail=rejection.detail)
+        log.warning(
+            "event rejected",
+            reason=rejection.reason.value,
+            field=rejection.field,
+            detail=rejection.detail,
+        )
         if rejects_file is not None:
             rejects_file.write(rejection_line(rejection))
 

@@ -29,7 +29,7 @@ def event(
     when: str,
     municipality: str = "castricum",
     *,
-    id: str | None = None,  # noqa: A002  (the CloudEvents attribute is called id)
+    id: str | None = None,
     source: str | None = None,
     **data: Any,
 ) -> bytes:
@@ -48,5 +48,7 @@ def event(
     return orjson.dumps(obj)
 
 
-def opened(subject: str, when: str, kind: str = "melding", channel: str = "app", **kw: Any) -> bytes:
+def opened(
+    subject: str, when: str, kind: str = "melding", channel: str = "app", **kw: Any
+) -> bytes:
     return event("item.opened", subject, when, kind=kind, channel=channel, **kw)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from events.vocabulary import CALL_CHANNELS, CHANNELS, KINDS, SEGMENTS
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from events.vocabulary import CALL_CHANNELS, CHANNELS, KINDS, SEGMENTS
 from streams.core.calendar import BusinessCalendar, CalendarError
 from streams.core.deadlines import Unit
 
@@ -81,7 +81,9 @@ class NormSpec(_Strict):
     def _stage_fits_family(self) -> NormSpec:
         is_call = self.applies_to.family == "call"
         if is_call != (self.stage == "answer"):
-            raise ValueError("stage 'answer' is for calls (applies_to.family: call) and only for them")
+            raise ValueError(
+                "stage 'answer' is for calls (applies_to.family: call) and only for them"
+            )
         return self
 
 
@@ -102,7 +104,9 @@ DEFAULT_MUNICIPALITIES = (
 
 class NormsFile(_Strict):
     calendar: CalendarSpec = Field(default_factory=CalendarSpec)
-    municipalities: list[MunicipalitySpec] = Field(default_factory=lambda: list(DEFAULT_MUNICIPALITIES))
+    municipalities: list[MunicipalitySpec] = Field(
+        default_factory=lambda: list(DEFAULT_MUNICIPALITIES)
+    )
     norms: list[NormSpec] = Field(min_length=1)
     overrides: dict[str, dict[str, NormOverride]] = Field(default_factory=dict)
 
@@ -120,7 +124,9 @@ class NormsFile(_Strict):
                 raise ValueError(f"overrides names municipality {slug!r}, which is not configured")
             for norm_id in per_norm:
                 if norm_id not in ids:
-                    raise ValueError(f"overrides.{slug} names norm {norm_id!r}, which does not exist")
+                    raise ValueError(
+                        f"overrides.{slug} names norm {norm_id!r}, which does not exist"
+                    )
         return self
 
 
@@ -140,7 +146,9 @@ class Norm:
     segment: str | None
     category: str | None
 
-    def applies(self, family: str, kind: str | None, channel: str, segment: str, category: str | None) -> bool:
+    def applies(
+        self, family: str, kind: str | None, channel: str, segment: str, category: str | None
+    ) -> bool:
         return (
             self.family == family
             and (self.kind is None or self.kind == kind)
@@ -213,7 +221,9 @@ def build_config(parsed: NormsFile, source: str = "<memory>") -> MonitorConfig:
 # --- loading YAML with line numbers ------------------------------------------------------------
 
 
-def _to_python(node: yaml.Node, path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> Any:
+def _to_python(
+    node: yaml.Node, path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]
+) -> Any:
     """Turn a composed YAML node into plain data, remembering the line of every path."""
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -249,7 +259,9 @@ def parse_norms(text: str, source: str = "<memory>") -> MonitorConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+        raise ConfigError(
+            f"{source}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from exc
     if node is None:
         raise ConfigError(f"{source}: the file is empty; it needs at least a 'norms:' list")
     lines: dict[tuple[str | int, ...], int] = {}
@@ -261,7 +273,9 @@ def parse_norms(text: str, source: str = "<memory>") -> MonitorConfig:
     except ValidationError as exc:
         messages = []
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            loc = tuple(
+                p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+            )
             line = _line_for(loc, lines)
             at = f" line {line}" if line is not None else ""
             messages.append(f"{source}{at}, {_dotted(loc)}: {err['msg']}")

@@ -36,11 +36,26 @@ class Family:
 
 def _families() -> dict[str, Family]:
     specs = [
-        ("contact_events", "counter", "Events accepted (neither duplicate nor rejected).", ("municipality", "type")),
-        ("contact_events_duplicate", "counter", "Duplicate events (same source and id).", ("municipality",)),
+        (
+            "contact_events",
+            "counter",
+            "Events accepted (neither duplicate nor rejected).",
+            ("municipality", "type"),
+        ),
+        (
+            "contact_events_duplicate",
+            "counter",
+            "Duplicate events (same source and id).",
+            ("municipality",),
+        ),
         ("contact_items_open", "gauge", "Items open now.", ("municipality", "kind")),
         ("contact_items_reopened", "counter", "Items reopened.", ("municipality", "kind")),
-        ("contact_norm_outcomes", "counter", "Norm decisions, met or breached.", ("municipality", "norm", "outcome")),
+        (
+            "contact_norm_outcomes",
+            "counter",
+            "Norm decisions, met or breached.",
+            ("municipality", "norm", "outcome"),
+        ),
         (
             "contact_norm_overdue_items",
             "gauge",
@@ -59,15 +74,30 @@ def _families() -> dict[str, Family]:
             "Met / decided over the window, by decision time.",
             ("municipality", "norm", "window"),
         ),
-        ("contact_norm_target_ratio", "gauge", "The norm's target share.", ("municipality", "norm")),
+        (
+            "contact_norm_target_ratio",
+            "gauge",
+            "The norm's target share.",
+            ("municipality", "norm"),
+        ),
         (
             "contact_handling_duration_seconds",
             "gauge",
             "Rolling quantiles of the time from opening to the stage (elapsed seconds).",
             ("municipality", "kind", "stage", "window", "quantile"),
         ),
-        ("contact_calls_waiting", "gauge", "Calls in a queue, not answered or abandoned.", ("municipality", "channel")),
-        ("contact_calls", "counter", "Calls answered or abandoned.", ("municipality", "channel", "outcome")),
+        (
+            "contact_calls_waiting",
+            "gauge",
+            "Calls in a queue, not answered or abandoned.",
+            ("municipality", "channel"),
+        ),
+        (
+            "contact_calls",
+            "counter",
+            "Calls answered or abandoned.",
+            ("municipality", "channel", "outcome"),
+        ),
         (
             "contact_satisfaction_score",
             "gauge",
@@ -86,12 +116,19 @@ def _families() -> dict[str, Family]:
             "Events waiting for their subject's opening event (out-of-order grace period).",
             ("municipality",),
         ),
-        ("contact_state_subjects", "gauge", "Items and calls held in state.", ("municipality", "family")),
+        (
+            "contact_state_subjects",
+            "gauge",
+            "Items and calls held in state.",
+            ("municipality", "family"),
+        ),
     ]
     return {name: Family(name, kind, text, labels) for name, kind, text, labels in specs}
 
 
-def collect(shards: Iterable[Shard], rejected: Mapping[str, int], now: float | None = None) -> list[Family]:
+def collect(
+    shards: Iterable[Shard], rejected: Mapping[str, int], now: float | None = None
+) -> list[Family]:
     """The contract's metric families for ``shards`` at ``now`` (default: each shard's clock)."""
     fam = _families()
     for shard in sorted(shards, key=lambda s: s.municipality):
@@ -118,7 +155,9 @@ def _collect_shard(fam: dict[str, Family], shard: Shard, now: float) -> None:
         overdue, at_risk = shard.waiting_by_norm(now)
     for i, norm in enumerate(shard.norms):
         for outcome in ("met", "breached"):
-            fam["contact_norm_outcomes"].add((m, norm.id, outcome), shard.outcomes_total[(norm.id, outcome)])
+            fam["contact_norm_outcomes"].add(
+                (m, norm.id, outcome), shard.outcomes_total[(norm.id, outcome)]
+            )
         fam["contact_norm_overdue_items"].add((m, norm.id), overdue[i])
         fam["contact_norm_at_risk_items"].add((m, norm.id), at_risk[i])
         fam["contact_norm_target_ratio"].add((m, norm.id), norm.target)
@@ -133,7 +172,9 @@ def _collect_shard(fam: dict[str, Family], shard: Shard, now: float) -> None:
                 for q in QUANTILES:
                     value = sketch.quantile(window, q)
                     if value is not None:
-                        fam["contact_handling_duration_seconds"].add((m, kind, stage, window, str(q)), value)
+                        fam["contact_handling_duration_seconds"].add(
+                            (m, kind, stage, window, str(q)), value
+                        )
     for channel in CALL_CHANNELS:
         fam["contact_calls_waiting"].add((m, channel), shard.calls_waiting[channel])
         for outcome in ("answered", "abandoned"):

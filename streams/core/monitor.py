@@ -13,9 +13,10 @@ from collections import Counter
 from collections.abc import Iterable
 
 from events.decode import Decoder, Event, Reason, Rejection
+
 from streams.core.config import MonitorConfig
 from streams.core.records import changes_of
-from streams.core.shard import ACCEPTED, ALREADY_OPENED, HELD, Shard
+from streams.core.shard import ACCEPTED, ALREADY_OPENED, Shard
 from streams.store.records import OutcomeBatch
 
 # How a processed event ended, for callers that count or log.
@@ -114,7 +115,7 @@ class Monitor:
                 self._expire(shard)
 
     def finish(self, until: float | None = None) -> None:
-        """End of a replay: decide deadlines up to ``until`` (default: each shard's newest event)."""
+        """End of a replay: decide deadlines up to ``until`` (default: the newest event's time)."""
         end = until
         if end is None:
             clocks = [s.clock for s in self.shards.values() if s.last_event_time is not None]

@@ -96,7 +96,7 @@ def norm_records(shard: Shard, subject: str, st: ItemState | CallState) -> list[
 
 
 def changes_of(shard: Shard, batch: OutcomeBatch) -> None:
-    """Append the rows of everything changed in ``shard`` to ``batch`` and clear its change marks."""
+    """Append the rows of everything changed in ``shard`` to ``batch``; clear its change marks."""
     m = shard.municipality
     for subject in sorted(shard.dirty_items):
         st = shard.items.get(subject)
@@ -112,7 +112,9 @@ def changes_of(shard: Shard, batch: OutcomeBatch) -> None:
         batch.norms.extend(norm_records(shard, subject, call))
     for key, channel, kind, score, given_at in shard.new_feedback:
         batch.feedback.append(
-            FeedbackRecord(municipality=m, key=key, channel=channel, kind=kind, score=score, given_at=given_at)
+            FeedbackRecord(
+                municipality=m, key=key, channel=channel, kind=kind, score=score, given_at=given_at
+            )
         )
     shard.dirty_items.clear()
     shard.dirty_calls.clear()

@@ -6,9 +6,9 @@ keeps the aggregates that the metrics read. Pure: no I/O, "now" always comes in 
 
 Clocks. ``clock`` is the newest time the shard has been advanced to (event time in a replay, wall
 time in the live worker). Deadlines are decided by a sweep up to ``cutoff`` = clock − lateness, so
-an event that arrives up to ``lateness`` seconds out of order is still applied as if in order; a file
-and the same file shuffled within that margin give the same outcomes. A late event never turns a
-breach into met.
+an event that arrives up to ``lateness`` seconds out of order is still applied as if in order; a
+file and the same file shuffled within that margin give the same outcomes. A late event never turns
+a breach into met.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 from events.decode import Event
+
 from streams.core.calendar import BusinessCalendar
 from streams.core.config import Norm
 from streams.core.deadlines import Unit, deadline, paused_amount
@@ -67,7 +68,6 @@ HELD = "held"  # waiting for its subject's opening event (out-of-order grace per
 ALREADY_OPENED = "already_opened"  # a second, different opening event for an open subject
 
 _INF = float("inf")
-_W = TypeVar("_W", RollingSums, RollingSketch)
 
 
 class Shard:
@@ -114,6 +114,7 @@ class Shard:
 
         self.clock = -_INF
         self.cutoff = -_INF
+        self._housekeeping_week: int | None = None
         self.last_event_time: float | None = None
 
         # counters (persisted totals in the live worker; monotone)
@@ -234,7 +235,7 @@ class Shard:
             st = self.items.get(subject)
             if st is None:
                 return self._hold(ev, subject)
-            if seen_before(st.seen, key):
+            if key in st.seen and seen_before(st.seen, key):
                 self.duplicates += 1
                 return DUPLICATE
             st.seen += key
@@ -253,7 +254,7 @@ class Shard:
         call = self.calls.get(subject)
         if call is None:
             return self._hold(ev, subject)
-        if seen_before(call.seen, key):
+        if key in call.seen and seen_before(call.seen, key):
             self.duplicates += 1
             return DUPLICATE
         call.seen += key
@@ -284,7 +285,7 @@ class Shard:
     def _item_opened(self, ev: Event, subject: str, key: bytes) -> str:
         st = self.items.get(subject)
         if st is not None:
-            if seen_before(st.seen, key):
+            if key in st.seen and seen_before(st.seen, key):
                 self.duplicates += 1
                 return DUPLICATE
             return ALREADY_OPENED
@@ -308,7 +309,9 @@ class Shard:
             self.dirty_items.add(subject)
         return ACCEPTED
 
-    def _achieve(self, subject: str, st: ItemState | CallState, stage: str, t: float, old: float | None) -> None:
+    def _achieve(
+        self, subject: str, st: ItemState | CallState, stage: str, t: float, old: float | None
+    ) -> None:
         """The subject reached ``stage`` at ``t`` (earlier than ``old``, its previous time)."""
         outcomes = st.outcomes
         for pos, n in enumerate(st.profile.norms):
@@ -325,23 +328,17 @@ class Shard:
                     self._count(n, MET, t)
             elif code == MET and old is not None:
                 # an earlier achievement arrived late: the decision moves to the earlier time
-                window = self._moved(self.compliance[n])
+                window = self.compliance[n]
                 window.add(old, -1, -1)
                 window.add(t, 1, 1)
             elif code == BREACHED and old is None:
                 self.overdue_decided[n] -= 1
         st.outcomes = outcomes
         if isinstance(st, ItemState) and stage in STAGES:
-            sketch = self._moved(self.durations[(st.profile.kind, stage)])  # type: ignore[index]
+            sketch = self.durations[(st.profile.kind, stage)]  # type: ignore[index]
             if old is not None:
                 sketch.add(old, old - st.opened_at, -1)
             sketch.add(t, t - st.opened_at)
-
-    def _moved(self, window: _W) -> _W:
-        """``window`` with its right edge moved to the clock (windows move lazily)."""
-        if self.clock > -_INF:
-            window.advance(self.clock)
-        return window
 
     def advance_windows(self, now: float) -> None:
         """Move every rolling window to ``now`` (before reading them for metrics)."""
@@ -355,7 +352,7 @@ class Shard:
     def _count(self, n: int, code: int, when: float) -> None:
         name = "met" if code == MET else "breached"
         self.outcomes_total[(self.norms[n].id, name)] += 1
-        self._moved(self.compliance[n]).add(when, 1 if code == MET else 0, 1)
+        self.compliance[n].add(when, 1 if code == MET else 0, 1)
 
     def _responded(self, subject: str, st: ItemState, t: float) -> None:
         old = st.responded_at
@@ -371,9 +368,15 @@ class Shard:
         if resolution in WITHDRAWN:
             self._withdraw(st, t)
         old_first = st.closed_at
-        latest = st.closed_at if st.extra is None or st.extra.last_closed_at is None else st.extra.last_closed_at
+        latest = (
+            st.closed_at
+            if st.extra is None or st.extra.last_closed_at is None
+            else st.extra.last_closed_at
+        )
         if latest is None or t >= latest:
-            st.close_info = RESOLUTIONS.index(resolution) * 4 + (0 if upheld is None else 1 + bool(upheld))
+            st.close_info = RESOLUTIONS.index(resolution) * 4 + (
+                0 if upheld is None else 1 + bool(upheld)
+            )
         if old_first is None or t < old_first:
             st.closed_at = t
             self._achieve(subject, st, "resolution", t, old_first)
@@ -424,7 +427,10 @@ class Shard:
         ex.pauses.sort()
         for n in pausable:
             pos = st.profile.positions[n]
-            if get_outcome(st.outcomes, pos) != PENDING or st.achieved(self.norms[n].stage) is not None:
+            if (
+                get_outcome(st.outcomes, pos) != PENDING
+                or st.achieved(self.norms[n].stage) is not None
+            ):
                 continue
             after = self.deadline_of(st, n)
             if after != before[n]:
@@ -445,7 +451,7 @@ class Shard:
         sums = self.satisfaction.get(channel)
         if sums is None:
             sums = self.satisfaction[channel] = RollingSums(2)
-        self._moved(sums).add(ev.time, d["score"], 1)
+        sums.add(ev.time, d["score"], 1)
         if self.track_changes:
             self.new_feedback.append((key.hex(), channel, d.get("kind"), d["score"], ev.time))
         return ACCEPTED
@@ -455,12 +461,14 @@ class Shard:
     def _call_queued(self, ev: Event, subject: str, key: bytes) -> str:
         call = self.calls.get(subject)
         if call is not None:
-            if seen_before(call.seen, key):
+            if key in call.seen and seen_before(call.seen, key):
                 self.duplicates += 1
                 return DUPLICATE
             return ALREADY_OPENED
         d = ev.data
-        profile = self._profile("call", None, d["channel"], d["segment"], None, None, None, d.get("queue"))
+        profile = self._profile(
+            "call", None, d["channel"], d["segment"], None, None, None, d.get("queue")
+        )
         call = self.calls[subject] = CallState(profile, ev.time, key)
         self.events_total["call.queued"] += 1
         self.calls_waiting[profile.channel] += 1
@@ -551,8 +559,7 @@ class Shard:
 
     def advance(self, now: float, cutoff: float | None = None) -> None:
         """Move the clock to ``now`` and decide every deadline up to ``cutoff`` (now − lateness)."""
-        if now > self.clock:
-            self.clock = now
+        self.clock = max(self.clock, now)
         target = self.clock - self.lateness if cutoff is None else min(cutoff, self.clock)
         moved = target > self.cutoff
         if moved:
@@ -562,13 +569,17 @@ class Shard:
             due, n = heapq.heappop(heap)
             self._decide_bucket(n, due)
         if moved:
-            self._expire_held()
-            if self._finished:
+            if self._held_order and self._held_order[0][0] < target:
+                self._expire_held()
+            if self._finished and self._finished[0][0] <= target:
                 self._evict()
-            if len(self._feedback_seen) > 1:
-                horizon = int((self.cutoff - self.feedback_dedupe_horizon) // 86_400)
-                for day in [d for d in self._feedback_seen if d < horizon]:
-                    del self._feedback_seen[day]
+            week = int(target // 604_800)
+            if week != self._housekeeping_week:  # once a week: windows and the feedback horizon
+                self._housekeeping_week = week
+                self.advance_windows(self.clock)
+                horizon = int((target - self.feedback_dedupe_horizon) // 86_400)
+                for old in [d for d in self._feedback_seen if d < horizon]:
+                    del self._feedback_seen[old]
 
     def _expire_held(self) -> None:
         """Held events older than the cutoff will never see their subject opened in time."""
@@ -608,7 +619,7 @@ class Shard:
                 (self.dirty_calls if norm.family == "call" else self.dirty_items).add(subject)
 
     def finish(self, until: float | None) -> None:
-        """End of input (a replay): decide everything up to ``until`` (or the clock), expire held."""
+        """End of input (a replay): decide all up to ``until`` (or the clock); expire held."""
         end = until if until is not None else self.clock
         self.advance(end, cutoff=end)
         for events in self.held.values():

@@ -94,8 +94,8 @@ class ItemState:
     """One item (melding, vraag, …). ``closed_at`` is its first close; reopens live in ``extra``."""
 
     __slots__ = (
-        "closed_at",
         "close_info",
+        "closed_at",
         "extra",
         "opened_at",
         "outcomes",

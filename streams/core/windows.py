@@ -2,11 +2,13 @@
 
 Values are added to hourly slots keyed by the time they belong to (a decision time, a feedback
 time). Each window keeps a running total of the slots inside it; when the clock moves on, the slots
-that fall out are subtracted exactly, so reading a window is O(1) for counts and O(buckets) for a
-sketch, and memory is bounded by the longest window (30 days = 720 slots per series).
+that fall out are subtracted exactly, so reading a window is O(1) for sums and O(buckets) for a
+sketch, and memory is bounded by the longest window (30 days = at most 720 slots per series).
 
-Windows move lazily: the owner calls ``advance(clock)`` before an ``add`` and before reading, so
-a series that nobody touches costs nothing while the clock runs on.
+Windows move lazily: ``add`` needs no current clock (a value added to a slot that a stale window
+still covers is subtracted again, with its slot, when the window moves past it), so the owner calls
+``advance(clock)`` only before reading and now and then to bound memory. Moving visits only the
+slots that exist (a sorted list of their indices), so a quiet series costs nothing per hour.
 
 A :class:`RollingSketch` is a DDSketch-style log-bucket histogram (about 1 % relative error) whose
 buckets add and subtract exactly, so quantiles over a rolling window need no re-scan.
@@ -15,41 +17,54 @@ buckets add and subtract exactly, so quantiles over a rolling window need no re-
 from __future__ import annotations
 
 import math
-from typing import Any
+from bisect import bisect_left, insort
+from typing import Generic, TypeVar
 
 SLOT_SECONDS = 3600
 WINDOWS: dict[str, int] = {"1d": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
-_LONGEST = max(WINDOWS.values()) // SLOT_SECONDS
+_SPAN = {name: seconds // SLOT_SECONDS for name, seconds in WINDOWS.items()}
+_LONGEST = max(_SPAN.values())
+
+_Acc = TypeVar("_Acc")
 
 
-class RollingSums:
-    """Rolling sums of a fixed-width vector of numbers (e.g. met/decided, sum/count)."""
+class _Slotted(Generic[_Acc]):
+    """Hourly slots with a sorted index, and per window its first slot and running total."""
 
-    __slots__ = ("_now_slot", "_slots", "_start", "_totals", "_width")
+    __slots__ = ("_keys", "_now_slot", "_slots", "_start", "_totals")
 
-    def __init__(self, width: int) -> None:
-        self._width = width
-        self._slots: dict[int, list[float]] = {}
+    def __init__(self) -> None:
+        self._slots: dict[int, _Acc] = {}
+        self._keys: list[int] = []  # sorted slot indices present in _slots
         self._now_slot: int | None = None
-        # per window: the first slot index inside it, and the running totals of its slots
-        self._start: dict[str, int] = {}
-        self._totals: dict[str, list[float]] = {w: [0.0] * width for w in WINDOWS}
+        self._start: dict[str, int] = {}  # empty until the first advance
+        self._totals: dict[str, _Acc] = {w: self._empty() for w in WINDOWS}
 
-    def add(self, t: float, *values: float) -> None:
-        """Add ``values`` at time ``t`` (ignored when older than the longest window)."""
+    # the accumulator type's three operations
+    def _empty(self) -> _Acc:
+        raise NotImplementedError
+
+    def _merge(self, into: _Acc, acc: _Acc, sign: int) -> None:
+        raise NotImplementedError
+
+    def _slot(self, t: float) -> _Acc | None:
+        """The accumulator of ``t``'s slot (created when needed); None when too old to count."""
         slot = int(t // SLOT_SECONDS)
         if self._now_slot is not None and slot <= self._now_slot - _LONGEST:
-            return
+            return None
         acc = self._slots.get(slot)
         if acc is None:
-            acc = self._slots[slot] = [0.0] * self._width
-        for i, v in enumerate(values):
-            acc[i] += v
-        for name, start in self._start.items():
-            if slot >= start:
-                tot = self._totals[name]
-                for i, v in enumerate(values):
-                    tot[i] += v
+            acc = self._slots[slot] = self._empty()
+            keys = self._keys
+            if not keys or slot > keys[-1]:
+                keys.append(slot)
+            else:
+                insort(keys, slot)
+        return acc
+
+    def _windows_covering(self, t: float) -> list[_Acc]:
+        slot = int(t // SLOT_SECONDS)
+        return [self._totals[name] for name, start in self._start.items() if slot >= start]
 
     def advance(self, now: float) -> None:
         """Move the windows' right edge to ``now`` (never backwards)."""
@@ -58,40 +73,69 @@ class RollingSums:
             return
         first = self._now_slot is None
         self._now_slot = now_slot
-        for name, seconds in WINDOWS.items():
-            new_start = now_slot - seconds // SLOT_SECONDS + 1
+        keys, slots = self._keys, self._slots
+        for name, span in _SPAN.items():
+            new_start = now_slot - span + 1
+            total = self._totals[name]
             if first:
-                self._start[name] = new_start
-                self._totals[name] = self._sum_from(new_start)
-                continue
-            tot = self._totals[name]
-            for slot in range(self._start[name], new_start):
-                acc = self._slots.get(slot)
-                if acc is not None:
-                    for i, v in enumerate(acc):
-                        tot[i] -= v
-            self._start[name] = max(self._start[name], new_start)
-        _drop_before(self._slots, now_slot - _LONGEST)
+                for slot in keys[bisect_left(keys, new_start) :]:
+                    self._merge(total, slots[slot], 1)
+            else:
+                old_start = self._start[name]
+                if new_start > old_start:
+                    lo, hi = bisect_left(keys, old_start), bisect_left(keys, new_start)
+                    for slot in keys[lo:hi]:
+                        self._merge(total, slots[slot], -1)
+            self._start[name] = max(self._start.get(name, new_start), new_start)
+        drop = bisect_left(keys, now_slot - _LONGEST + 1)
+        if drop:
+            for slot in keys[:drop]:
+                del slots[slot]
+            del keys[:drop]
 
-    def _sum_from(self, start: int) -> list[float]:
-        tot = [0.0] * self._width
-        for slot, acc in self._slots.items():
-            if slot >= start:
-                for i, v in enumerate(acc):
-                    tot[i] += v
-        return tot
+    def _total(self, window: str) -> _Acc:
+        if self._now_slot is not None:
+            return self._totals[window]
+        total = self._empty()  # never advanced: everything added so far
+        for acc in self._slots.values():
+            self._merge(total, acc, 1)
+        return total
+
+
+class RollingSums(_Slotted[list[float]]):
+    """Rolling sums of a fixed-width vector of numbers (e.g. met/decided, score sum/count)."""
+
+    __slots__ = ("_width",)
+
+    def __init__(self, width: int) -> None:
+        self._width = width
+        super().__init__()
+
+    def _empty(self) -> list[float]:
+        return [0.0] * self._width
+
+    def _merge(self, into: list[float], acc: list[float], sign: int) -> None:
+        for i, v in enumerate(acc):
+            into[i] += sign * v
+
+    def add(self, t: float, *values: float) -> None:
+        """Add ``values`` at time ``t`` (ignored when older than the longest window)."""
+        acc = self._slot(t)
+        if acc is None:
+            return
+        for target in (acc, *self._windows_covering(t)):
+            for i, v in enumerate(values):
+                target[i] += v
 
     def totals(self, window: str) -> list[float]:
-        """The running totals of ``window`` (all added values when the clock never advanced)."""
-        if self._now_slot is None:
-            return self._sum_from(-(2**62))
-        return list(self._totals[window])
+        """The running totals of ``window`` (of everything when the clock never advanced)."""
+        return list(self._total(window))
 
 
 _ALPHA = 0.01
 _GAMMA = (1 + _ALPHA) / (1 - _ALPHA)
 _LOG_GAMMA = math.log(_GAMMA)
-_MIN_VALUE = 1.0  # durations below one second share the lowest bucket
+_MIN_VALUE = 1.0  # durations up to one second share the lowest bucket
 
 
 def bucket_of(value: float) -> int:
@@ -104,81 +148,8 @@ def bucket_of(value: float) -> int:
 def bucket_value(bucket: int) -> float:
     """The representative value of a bucket (relative error ≤ α for any value inside it)."""
     if bucket <= 0:
-        return _MIN_VALUE if bucket == 0 else 0.0
+        return _MIN_VALUE
     return 2 * _GAMMA**bucket / (_GAMMA + 1)
-
-
-class RollingSketch:
-    """Rolling log-bucket histograms over the same windows as :class:`RollingSums`."""
-
-    __slots__ = ("_now_slot", "_slots", "_start", "_totals")
-
-    def __init__(self) -> None:
-        self._slots: dict[int, dict[int, int]] = {}
-        self._now_slot: int | None = None
-        self._start: dict[str, int] = {}
-        self._totals: dict[str, dict[int, int]] = {w: {} for w in WINDOWS}
-
-    def add(self, t: float, value: float, n: int = 1) -> None:
-        """Count ``value`` at time ``t`` ``n`` times (n = -1 takes an earlier add back exactly)."""
-        slot = int(t // SLOT_SECONDS)
-        if self._now_slot is not None and slot <= self._now_slot - _LONGEST:
-            return
-        b = bucket_of(value)
-        hist = self._slots.get(slot)
-        if hist is None:
-            hist = self._slots[slot] = {}
-        _bump(hist, b, n)
-        for name, start in self._start.items():
-            if slot >= start:
-                _bump(self._totals[name], b, n)
-
-    def advance(self, now: float) -> None:
-        now_slot = int(now // SLOT_SECONDS)
-        if self._now_slot is not None and now_slot <= self._now_slot:
-            return
-        first = self._now_slot is None
-        self._now_slot = now_slot
-        for name, seconds in WINDOWS.items():
-            new_start = now_slot - seconds // SLOT_SECONDS + 1
-            if first:
-                self._start[name] = new_start
-                self._totals[name] = self._merge_from(new_start)
-                continue
-            tot = self._totals[name]
-            for slot in range(self._start[name], new_start):
-                for b, n in self._slots.get(slot, {}).items():
-                    _bump(tot, b, -n)
-            self._start[name] = max(self._start[name], new_start)
-        _drop_before(self._slots, now_slot - _LONGEST)
-
-    def _merge_from(self, start: int) -> dict[int, int]:
-        tot: dict[int, int] = {}
-        for slot, hist in self._slots.items():
-            if slot >= start:
-                for b, n in hist.items():
-                    tot[b] = tot.get(b, 0) + n
-        return tot
-
-    def count(self, window: str) -> int:
-        return sum(self._hist(window).values())
-
-    def _hist(self, window: str) -> dict[int, int]:
-        return self._merge_from(-(2**62)) if self._now_slot is None else self._totals[window]
-
-    def quantile(self, window: str, q: float) -> float | None:
-        """The q-quantile (nearest rank) of the window, or None when it is empty."""
-        hist = self._hist(window)
-        total = sum(hist.values())
-        if total == 0:
-            return None
-        rank = max(1, math.ceil(q * total))
-        seen = 0
-        for b in sorted(hist):
-            seen += hist[b]
-            if seen >= rank:
-                return bucket_value(b)
-        raise AssertionError("unreachable: rank <= total")
 
 
 def _bump(hist: dict[int, int], bucket: int, n: int) -> None:
@@ -189,9 +160,41 @@ def _bump(hist: dict[int, int], bucket: int, n: int) -> None:
         del hist[bucket]
 
 
-def _drop_before(slots: dict[int, Any], horizon: int) -> None:
-    """Forget slots at or before ``horizon``; slots are created in (mostly) increasing order, so
-    the dict's first key is (almost always) the oldest and the common case costs one look."""
-    if slots and next(iter(slots)) <= horizon:
-        for slot in [s for s in slots if s <= horizon]:
-            del slots[slot]
+class RollingSketch(_Slotted[dict[int, int]]):
+    """Rolling log-bucket histograms over the same windows as :class:`RollingSums`."""
+
+    __slots__ = ()
+
+    def _empty(self) -> dict[int, int]:
+        return {}
+
+    def _merge(self, into: dict[int, int], acc: dict[int, int], sign: int) -> None:
+        for b, n in acc.items():
+            _bump(into, b, sign * n)
+
+    def add(self, t: float, value: float, n: int = 1) -> None:
+        """Count ``value`` at time ``t`` ``n`` times (n = -1 takes an earlier add back exactly)."""
+        acc = self._slot(t)
+        if acc is None:
+            return
+        b = bucket_of(value)
+        _bump(acc, b, n)
+        for total in self._windows_covering(t):
+            _bump(total, b, n)
+
+    def count(self, window: str) -> int:
+        return sum(self._total(window).values())
+
+    def quantile(self, window: str, q: float) -> float | None:
+        """The q-quantile (nearest rank) of the window, or None when it is empty."""
+        hist = self._total(window)
+        total = sum(hist.values())
+        if total <= 0:
+            return None
+        rank = max(1, math.ceil(q * total))
+        seen = 0
+        for b in sorted(hist):
+            seen += hist[b]
+            if seen >= rank:
+                return bucket_value(b)
+        raise AssertionError("unreachable: rank <= total")

@@ -16,7 +16,7 @@ def default_export_name(month: Month, fmt: str) -> str:
     return f"contactmon-export-{month}.{fmt}"
 
 
-def run_export(  # noqa: PLR0917 - the positional signature the CLI was promised
+def run_export(
     store_url: str,
     month: str,
     fmt: str,

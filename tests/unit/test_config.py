@@ -95,7 +95,9 @@ class TestErrors:
         assert "repeated: melding-reactie" in error_of(body)
 
     def test_override_of_an_unknown_norm(self) -> None:
-        message = error_of(MINIMAL + "overrides:\n  heiloo:\n    melding-afhandeling: {within: 2}\n")
+        message = error_of(
+            MINIMAL + "overrides:\n  heiloo:\n    melding-afhandeling: {within: 2}\n"
+        )
         assert "names norm 'melding-afhandeling'" in message
 
     def test_override_of_an_unknown_municipality(self) -> None:

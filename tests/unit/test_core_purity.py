@@ -28,7 +28,11 @@ class TestCorePurity:
     def test_no_forbidden_imports(self) -> None:
         files = [*CORE.glob("*.py"), *(CORE.parent.parent / "events").glob("*.py")]
         assert len(files) > 5
-        offenders = {str(f.name): imported_roots(f) & FORBIDDEN for f in files if imported_roots(f) & FORBIDDEN}
+        offenders = {
+            str(f.name): imported_roots(f) & FORBIDDEN
+            for f in files
+            if imported_roots(f) & FORBIDDEN
+        }
         assert offenders == {}
 
     def test_the_check_would_catch_an_offender(self, tmp_path: Path) -> None:

@@ -20,14 +20,41 @@ UNTIL = "2024-06-01T00:00:00+02:00"
 def month_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A simulated month (March 2024) of all four municipalities."""
     path = tmp_path_factory.mktemp("sim") / "march.jsonl"
-    assert main(["simulate", "--start", "2024-03-01", "--months", "1", "--seed", "5", "--out", str(path)]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "--start",
+                "2024-03-01",
+                "--months",
+                "1",
+                "--seed",
+                "5",
+                "--out",
+                str(path),
+            ]
+        )
+        == 0
+    )
     return path
 
 
 def replay_and_export(tmp: Path, *files: Path, extra: tuple[str, ...] = ()) -> tuple[bytes, bytes]:
     store = f"sqlite:///{tmp / 'store.sqlite3'}"
     metrics = tmp / "metrics.prom"
-    code = main(["replay", *map(str, files), "--store", store, "--until", UNTIL, "--metrics-file", str(metrics), *extra])
+    code = main(
+        [
+            "replay",
+            *map(str, files),
+            "--store",
+            store,
+            "--until",
+            UNTIL,
+            "--metrics-file",
+            str(metrics),
+            *extra,
+        ]
+    )
     assert code == 0
     out = tmp / "export.csv"
     assert main(["export", "--month", "2024-03", "--store", store, "--out", str(out)]) == 0
@@ -54,7 +81,9 @@ def shuffle_within(lines: list[bytes], seconds: float, seed: int) -> list[bytes]
 class TestOrderAndDuplicates:
     """Arrival order within the lateness and duplicates change nothing."""
 
-    def test_shuffled_within_minutes_gives_the_same_export_and_metrics(self, month_file: Path, tmp_path: Path) -> None:
+    def test_shuffled_within_minutes_gives_the_same_export_and_metrics(
+        self, month_file: Path, tmp_path: Path
+    ) -> None:
         a, b = tmp_path / "a", tmp_path / "b"
         a.mkdir()
         b.mkdir()
@@ -77,19 +106,57 @@ class TestOrderAndDuplicates:
         dup = "contact_events_duplicate_total"
         assert without(metrics_a, dup) == without(metrics_b, dup)
         n_lines = len(month_file.read_bytes().splitlines())
-        dup_total = sum(float(line.rsplit(" ", 1)[1]) for line in metrics_b.decode().splitlines() if line.startswith(dup))
+        dup_total = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics_b.decode().splitlines()
+            if line.startswith(dup)
+        )
         assert dup_total == n_lines
 
-    def test_two_exports_of_one_month_are_byte_identical(self, month_file: Path, tmp_path: Path) -> None:
+    def test_two_exports_of_one_month_are_byte_identical(
+        self, month_file: Path, tmp_path: Path
+    ) -> None:
         store = f"sqlite:///{tmp_path / 's.sqlite3'}"
         assert main(["replay", str(month_file), "--store", store, "--until", UNTIL]) == 0
         for fmt in ("csv", "json", "xlsx"):
             one, two = tmp_path / f"1.{fmt}", tmp_path / f"2.{fmt}"
-            assert main(["export", "--month", "2024-03", "--store", store, "--format", fmt, "--out", str(one)]) == 0
-            assert main(["export", "--month", "2024-03", "--store", store, "--format", fmt, "--out", str(two)]) == 0
+            assert (
+                main(
+                    [
+                        "export",
+                        "--month",
+                        "2024-03",
+                        "--store",
+                        store,
+                        "--format",
+                        fmt,
+                        "--out",
+                        str(one),
+                    ]
+                )
+                == 0
+            )
+            assert (
+                main(
+                    [
+                        "export",
+                        "--month",
+                        "2024-03",
+                        "--store",
+                        store,
+                        "--format",
+                        fmt,
+                        "--out",
+                        str(two),
+                    ]
+                )
+                == 0
+            )
             assert one.read_bytes() == two.read_bytes()
 
-    def test_replaying_into_the_same_store_twice_changes_nothing(self, month_file: Path, tmp_path: Path) -> None:
+    def test_replaying_into_the_same_store_twice_changes_nothing(
+        self, month_file: Path, tmp_path: Path
+    ) -> None:
         first, _ = replay_and_export(tmp_path, month_file)
         second, _ = replay_and_export(tmp_path, month_file)
         assert first == second
@@ -98,10 +165,21 @@ class TestOrderAndDuplicates:
 BAD_LINES: dict[str, bytes] = {
     "not_json": b"{this is not json",
     "not_object": b"[1, 2, 3]",
-    "missing_field": orjson.dumps({k: v for k, v in orjson.loads(opened("x1", "2024-03-04 10:00")).items() if k != "time"}),
-    "invalid_field": opened("x2", "2024-03-04 10:00").replace(b'"channel":"app"', b'"channel":"fax"'),
+    "missing_field": orjson.dumps(
+        {k: v for k, v in orjson.loads(opened("x1", "2024-03-04 10:00")).items() if k != "time"}
+    ),
+    "invalid_field": opened("x2", "2024-03-04 10:00").replace(
+        b'"channel":"app"', b'"channel":"fax"'
+    ),
     "unknown_type": event("item.teleported", "x3", "2024-03-04 10:00"),
-    "unknown_municipality": event("item.opened", "x4", "2024-03-04 10:00", municipality="alkmaar", kind="melding", channel="app"),
+    "unknown_municipality": event(
+        "item.opened",
+        "x4",
+        "2024-03-04 10:00",
+        municipality="alkmaar",
+        kind="melding",
+        channel="app",
+    ),
     "future_time": opened("x5", "2099-01-01 10:00"),
     "unknown_subject": event("item.responded", "never-opened", "2024-03-04 10:00"),
 }
@@ -117,7 +195,17 @@ class TestBadInput:
         path.write_bytes(b"\n".join(lines) + b"\n")
         rejects = tmp_path / "rejects.jsonl"
         metrics = tmp_path / "m.prom"
-        code = main(["replay", str(path), "--no-store", "--rejects", str(rejects), "--metrics-file", str(metrics)])
+        code = main(
+            [
+                "replay",
+                str(path),
+                "--no-store",
+                "--rejects",
+                str(rejects),
+                "--metrics-file",
+                str(metrics),
+            ]
+        )
         assert code == 0
         records = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
         assert sorted(r["reason"] for r in records) == sorted(BAD_LINES)
@@ -142,9 +230,14 @@ class TestBadInput:
 class TestCommandErrors:
     """Bad configuration and bad arguments stop with a message, not a traceback."""
 
-    def test_bad_norms_file_names_line_and_field(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_bad_norms_file_names_line_and_field(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         norms = tmp_path / "norms.yaml"
-        norms.write_text("norms:\n  - id: x\n    stage: response\n    within: 0\n    unit: workdays\n    target: 0.9\n")
+        norms.write_text(
+            "norms:\n  - id: x\n    stage: response\n    within: 0\n"
+            "    unit: workdays\n    target: 0.9\n"
+        )
         data = tmp_path / "e.jsonl"
         data.write_bytes(opened("a", "2024-03-04 10:00") + b"\n")
         assert main(["replay", str(data), "--norms", str(norms), "--no-store"]) == 2
@@ -156,7 +249,10 @@ class TestCommandErrors:
         assert "no such file" in capsys.readouterr().err
 
     def test_bad_month(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        assert main(["export", "--month", "2024-13", "--store", f"sqlite:///{tmp_path / 's.sqlite3'}"]) == 2
+        assert (
+            main(["export", "--month", "2024-13", "--store", f"sqlite:///{tmp_path / 's.sqlite3'}"])
+            == 2
+        )
         assert "--month must be YYYY-MM" in capsys.readouterr().err
 
     def test_until_without_offset(self, tmp_path: Path) -> None:
@@ -176,13 +272,26 @@ class TestCastricumScenario:
         events = tmp_path / "castricum.jsonl"
         assert main(["simulate", "--scenario", "castricum_2023h1", "--out", str(events)]) == 0
         store = f"sqlite:///{tmp_path / 's.sqlite3'}"
-        assert main(["replay", str(events), "--store", store, "--until", "2023-09-01T00:00:00+02:00"]) == 0
+        assert (
+            main(["replay", str(events), "--store", store, "--until", "2023-09-01T00:00:00+02:00"])
+            == 0
+        )
         totals: dict[tuple[str, str], float] = {}
         for month in range(1, 7):
             out = tmp_path / f"2023-{month:02d}.csv"
-            assert main(["export", "--month", f"2023-{month:02d}", "--store", store, "--out", str(out)]) == 0
+            assert (
+                main(
+                    ["export", "--month", f"2023-{month:02d}", "--store", store, "--out", str(out)]
+                )
+                == 0
+            )
             for row in export_rows(out):
-                if row["municipality"] == "castricum" and not row["channel"] and not row["segment"] and not row["kind"]:
+                if (
+                    row["municipality"] == "castricum"
+                    and not row["channel"]
+                    and not row["segment"]
+                    and not row["kind"]
+                ):
                     key = (row["indicator"], row["norm"])
                     totals[key] = totals.get(key, 0.0) + float(row["value"])
         assert totals[("opened", "")] == 1232

@@ -126,7 +126,11 @@ class TestWithdrawn:
     @pytest.mark.parametrize("resolution", ["ingetrokken", "vervallen"])
     def test_withdrawn_before_the_deadline_is_excluded(self, resolution: str) -> None:
         m = make()
-        feed(m, opened("f1", "2024-05-13 10:00"), event("item.closed", "f1", "2024-05-14 10:00", resolution=resolution))
+        feed(
+            m,
+            opened("f1", "2024-05-13 10:00"),
+            event("item.closed", "f1", "2024-05-14 10:00", resolution=resolution),
+        )
         m.advance(ts("2024-07-01 00:00"))
         for norm in ("melding-reactie", "melding-afhandeling"):
             assert outcome(m, norm, "met") == 0
@@ -147,7 +151,11 @@ class TestWithdrawn:
 
     def test_withdrawn_after_the_deadline_stays_breached(self) -> None:
         m = make()
-        feed(m, opened("f1", "2024-05-13 10:00"), event("item.closed", "f1", "2024-05-20 10:00", resolution="ingetrokken"))
+        feed(
+            m,
+            opened("f1", "2024-05-13 10:00"),
+            event("item.closed", "f1", "2024-05-20 10:00", resolution="ingetrokken"),
+        )
         assert outcome(m, "melding-reactie", "breached") == 1
         assert overdue_at_risk(m, "melding-reactie", "2024-05-20 10:00") == (0, 0)
 
@@ -181,7 +189,9 @@ class TestPauses:
             opened("v1", "2024-05-13 10:00", kind="vraag", channel="email"),
             event("item.paused", "v1", "2024-05-14 10:00"),
             event("item.resumed", "v1", "2024-05-15 10:00"),
-            event("item.responded", "v1", "2024-05-17 20:00"),  # Friday: met only thanks to the pause
+            event(
+                "item.responded", "v1", "2024-05-17 20:00"
+            ),  # Friday: met only thanks to the pause
         )
         assert outcome(m, "vraag-reactie", "met") == 1
 
@@ -237,19 +247,31 @@ class TestCalls:
 
     def test_answered_within_30_seconds_is_met(self) -> None:
         m = make()
-        feed(m, call("call.queued", "c1", "2024-05-13 10:00:00", channel="telefoon"), call("call.answered", "c1", "2024-05-13 10:00:30"))
+        feed(
+            m,
+            call("call.queued", "c1", "2024-05-13 10:00:00", channel="telefoon"),
+            call("call.answered", "c1", "2024-05-13 10:00:30"),
+        )
         assert outcome(m, "telefoon-opname", "met") == 1
         assert shard(m).calls_total[("telefoon", "answered")] == 1
         assert shard(m).calls_waiting["telefoon"] == 0
 
     def test_answered_after_30_seconds_is_breached(self) -> None:
         m = make()
-        feed(m, call("call.queued", "c1", "2024-05-13 10:00:00", channel="telefoon"), call("call.answered", "c1", "2024-05-13 10:00:31"))
+        feed(
+            m,
+            call("call.queued", "c1", "2024-05-13 10:00:00", channel="telefoon"),
+            call("call.answered", "c1", "2024-05-13 10:00:31"),
+        )
         assert outcome(m, "telefoon-opname", "breached") == 1
 
     def test_abandoned_before_the_deadline_is_not_in_the_norm(self) -> None:
         m = make()
-        feed(m, call("call.queued", "c1", "2024-05-13 10:00:00", channel="telefoon"), call("call.abandoned", "c1", "2024-05-13 10:00:10"))
+        feed(
+            m,
+            call("call.queued", "c1", "2024-05-13 10:00:00", channel="telefoon"),
+            call("call.abandoned", "c1", "2024-05-13 10:00:10"),
+        )
         m.advance(ts("2024-05-13 11:00"))
         assert outcome(m, "telefoon-opname", "met") == 0
         assert outcome(m, "telefoon-opname", "breached") == 0
@@ -257,7 +279,11 @@ class TestCalls:
 
     def test_abandoned_after_the_deadline_is_breached(self) -> None:
         m = make()
-        feed(m, call("call.queued", "c1", "2024-05-13 10:00:00", channel="telefoon"), call("call.abandoned", "c1", "2024-05-13 10:00:45"))
+        feed(
+            m,
+            call("call.queued", "c1", "2024-05-13 10:00:00", channel="telefoon"),
+            call("call.abandoned", "c1", "2024-05-13 10:00:45"),
+        )
         assert outcome(m, "telefoon-opname", "breached") == 1
         assert overdue_at_risk(m, "telefoon-opname", "2024-05-13 10:01") == (0, 0)
 
@@ -271,7 +297,11 @@ class TestCalls:
 
     def test_chat_calls_are_not_in_the_phone_norm(self) -> None:
         m = make()
-        feed(m, call("call.queued", "c1", "2024-05-13 10:00:00", channel="chat"), call("call.answered", "c1", "2024-05-13 10:05"))
+        feed(
+            m,
+            call("call.queued", "c1", "2024-05-13 10:00:00", channel="chat"),
+            call("call.answered", "c1", "2024-05-13 10:05"),
+        )
         assert outcome(m, "telefoon-opname", "breached") == 0
         assert shard(m).calls_total[("chat", "answered")] == 1
 
@@ -319,7 +349,16 @@ class TestDuplicates:
     def test_same_id_from_another_source_is_not_a_duplicate(self) -> None:
         m = make()
         feed(m, opened("f1", "2024-05-13 10:00", id="a", source="urn:nld:gemeente:castricum:fixi"))
-        result = feed(m, event("item.responded", "f1", "2024-05-13 11:00", id="a", source="urn:nld:gemeente:castricum:kcc"))
+        result = feed(
+            m,
+            event(
+                "item.responded",
+                "f1",
+                "2024-05-13 11:00",
+                id="a",
+                source="urn:nld:gemeente:castricum:kcc",
+            ),
+        )
         assert result == ["accepted"]
 
 

@@ -1,0 +1,378 @@
+"""Tests for events.models (and events.vocabulary): the pydantic specification, and its equivalence
+with the hand-written decoder in events.decode."""
+
+from __future__ import annotations
+
+import typing
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from events import models
+from events.decode import Decoder, Event, Reason
+from events.models import (
+    MODELS,
+    CloudEvent,
+    FeedbackGiven,
+    ItemClosed,
+    ItemOpened,
+    parse_event,
+    validate_event,
+)
+from events.vocabulary import (
+    CALL_CHANNELS,
+    CALL_TYPES,
+    CHANNELS,
+    EVENT_TYPES,
+    ITEM_TYPES,
+    KINDS,
+    RESOLUTIONS,
+    SEGMENTS,
+    TYPE_PREFIX,
+    EventType,
+)
+
+EXAMPLES = Path(models.__file__).parent / "examples"
+MUNICIPALITIES = ("bergen", "castricum", "heiloo", "uitgeest")
+DECODER = Decoder(MUNICIPALITIES)
+NOW = datetime(2024, 6, 1, tzinfo=UTC).timestamp()
+# What only the decoder checks, because it needs context the models do not have.
+CONTEXT_REASONS = frozenset({Reason.UNKNOWN_MUNICIPALITY, Reason.FUTURE_TIME})
+
+
+def valid_lines() -> list[bytes]:
+    return (EXAMPLES / "valid.jsonl").read_bytes().splitlines()
+
+
+def example(short: str) -> dict[str, Any]:
+    """The valid example of one event type, as a dict."""
+    for line in valid_lines():
+        event: dict[str, Any] = orjson.loads(line)
+        if event["type"] == TYPE_PREFIX + short:
+            return event
+    raise LookupError(short)
+
+
+def refuses(event: object) -> bool:
+    try:
+        validate_event(event)
+    except ValidationError:
+        return True
+    return False
+
+
+class TestVocabulary:
+    """The word lists say what the contract says, and the models use exactly them."""
+
+    def test_the_contract_words(self) -> None:
+        assert {"melding", "vraag", "terugbelverzoek", "klacht", "aanvraag"} == KINDS
+        assert {
+            "telefoon",
+            "balie",
+            "email",
+            "webformulier",
+            "app",
+            "brief",
+            "chat",
+            "social",
+        } == CHANNELS
+        assert {"telefoon", "chat", "balie"} == CALL_CHANNELS
+        assert CALL_CHANNELS <= CHANNELS
+        assert {"inwoner", "ondernemer", "maatschappelijke_partner", "onbekend"} == SEGMENTS
+        assert {"afgehandeld", "doorgestuurd", "ingetrokken", "vervallen"} == RESOLUTIONS
+
+    def test_event_types_and_families(self) -> None:
+        assert len(EVENT_TYPES) == 11
+        assert ITEM_TYPES | CALL_TYPES | {"feedback.given"} == EVENT_TYPES
+        assert EventType.CALL_QUEUED.full == "nl.contactmonitor.call.queued"
+        assert EventType.FEEDBACK_GIVEN.family == "feedback"
+
+    def test_every_event_type_has_a_model_whose_type_is_its_full_name(self) -> None:
+        assert set(MODELS) == set(EventType)
+        for event_type, model in MODELS.items():
+            assert typing.get_args(model.model_fields["type"].annotation) == (event_type.full,)
+        assert set(typing.get_args(models.FullEventType)) == {t.full for t in EventType}
+
+    def test_subject_is_required_exactly_for_item_and_call_events(self) -> None:
+        for event_type, model in MODELS.items():
+            required = model.model_fields["subject"].is_required()
+            assert required == (event_type.family in ("item", "call"))
+
+
+class TestModels:
+    """The models accept the examples and apply the contract's rules."""
+
+    def test_every_valid_example_parses_into_its_model(self) -> None:
+        for line in valid_lines():
+            event = parse_event(line)
+            assert type(event) is MODELS[EventType(event.type.removeprefix(TYPE_PREFIX))]
+            assert event.time.tzinfo is not None
+
+    def test_the_envelope_reads_any_event(self) -> None:
+        for line in valid_lines():
+            envelope = CloudEvent.model_validate(orjson.loads(line))
+            assert envelope.data.municipality in MUNICIPALITIES
+
+    def test_defaults_are_filled_in(self) -> None:
+        event = example("item.opened")
+        event["data"] = {"municipality": "castricum", "kind": "melding", "channel": "app"}
+        opened = validate_event(event)
+        assert isinstance(opened, ItemOpened)
+        assert opened.data.category == "overig"
+        assert opened.data.segment == "onbekend"
+        assert opened.data.team is None
+        closed = validate_event({**example("item.closed"), "data": {"municipality": "castricum"}})
+        assert isinstance(closed, ItemClosed)
+        assert closed.data.resolution == "afgehandeld"
+
+    def test_null_counts_as_absent(self) -> None:
+        event = example("item.opened")
+        event["data"]["category"] = None
+        event["data"]["segment"] = None
+        opened = validate_event(event)
+        assert isinstance(opened, ItemOpened)
+        assert (opened.data.category, opened.data.segment) == ("overig", "onbekend")
+        assert refuses({**example("item.opened"), "subject": None})
+
+    def test_unknown_fields_are_ignored(self) -> None:
+        event = example("feedback.given")
+        event["partitionkey"] = "castricum"
+        event["data"]["comment"] = "free text"
+        given_ = validate_event(event)
+        assert isinstance(given_, FeedbackGiven)
+        assert "comment" not in given_.data.model_dump()
+        assert "partitionkey" not in given_.model_dump()
+
+    def test_feedback_needs_no_subject(self) -> None:
+        event = example("feedback.given")
+        event.pop("subject", None)
+        assert validate_event(event).subject is None
+
+    @pytest.mark.parametrize("score", [7.0, "7", True, 0, 11])
+    def test_no_coercion_of_scores(self, score: object) -> None:
+        event = example("feedback.given")
+        event["data"]["score"] = score
+        assert refuses(event)
+
+    @pytest.mark.parametrize("upheld", [1, "true", "ja"])
+    def test_no_coercion_of_flags(self, upheld: object) -> None:
+        event = example("item.closed")
+        event["data"]["upheld"] = upheld
+        assert refuses(event)
+
+    @pytest.mark.parametrize(
+        "time", ["2024-05-21T09:30:00", "2024-05-21", 1716276600, "20240521T093000Z"]
+    )
+    def test_time_needs_rfc3339_with_offset(self, time: object) -> None:
+        assert refuses({**example("item.opened"), "time": time})
+
+    def test_models_are_immutable(self) -> None:
+        event = parse_event(valid_lines()[0])
+        with pytest.raises(ValidationError):
+            event.id = "other"  # type: ignore[misc]
+
+    def test_parse_event_refuses_what_is_not_json(self) -> None:
+        with pytest.raises(ValueError, match="JSON|json|unexpected|expected"):
+            parse_event(b"{not json")
+
+
+# -- equivalence of models and decoder ----------------------------------------------------------
+
+OFFSETS = st.integers(-14 * 60, 14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+MOMENTS = st.datetimes(
+    min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1), timezones=OFFSETS
+)
+
+
+@st.composite
+def rfc3339_times(draw: st.DrawFn) -> str:
+    moment = draw(MOMENTS)
+    shape = draw(st.sampled_from(["offset", "utc", "fraction", "space"]))
+    if shape == "utc":
+        return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    if shape == "fraction":
+        return moment.isoformat(timespec="microseconds")
+    return moment.isoformat(sep=" " if shape == "space" else "T", timespec="seconds")
+
+
+NAMES = st.text(min_size=1, max_size=12)
+UNKNOWN = st.dictionaries(st.text(max_size=6), st.integers(-9, 9) | st.text(max_size=4), max_size=2)
+TIMES_BAD = st.sampled_from(
+    ["2024-05-21T09:30:00", "2024-05-21T09:30+02:00", "20240521T093000Z", "2024-13-01T00:00:00Z"]
+)
+WORDS = sorted(
+    KINDS
+    | CHANNELS
+    | SEGMENTS
+    | RESOLUTIONS
+    | set(MUNICIPALITIES)
+    | {t.full for t in EventType}
+    | {"1.0", "", "overig", "application/json", "text/plain", "alkmaar"}
+)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 12),
+    st.integers(-(2**63), 2**64 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.sampled_from(WORDS),
+    rfc3339_times(),
+    TIMES_BAD,
+)
+JSON_VALUES = st.recursive(
+    SCALARS,
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=6,
+)
+
+
+def optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """A value for an optional field: the strategy's, or null (absence is fixed_dictionaries')."""
+    return st.none() | strategy
+
+
+def words(values: frozenset[str]) -> st.SearchStrategy[str]:
+    return st.sampled_from(sorted(values))
+
+
+def data_of(short: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid data for one event type: required fields, any optional ones, maybe unknown extras."""
+    required: dict[str, st.SearchStrategy[Any]] = {"municipality": st.sampled_from(MUNICIPALITIES)}
+    optional_fields: dict[str, st.SearchStrategy[Any]] = {"extra": UNKNOWN}
+    if short == "item.opened":
+        required |= {"kind": words(KINDS), "channel": words(CHANNELS)}
+        optional_fields |= {
+            "category": optional(NAMES),
+            "segment": optional(words(SEGMENTS)),
+            "source_system": optional(NAMES),
+            "team": optional(NAMES),
+        }
+    elif short == "item.closed":
+        optional_fields |= {"resolution": optional(words(RESOLUTIONS)), "upheld": optional(st.booleans())}
+    elif short == "call.queued":
+        required |= {"channel": words(CALL_CHANNELS)}
+        optional_fields |= {"queue": optional(NAMES), "segment": optional(words(SEGMENTS))}
+    elif short == "call.ended":
+        optional_fields |= {"resolved": optional(st.booleans())}
+    elif short == "feedback.given":
+        required |= {"channel": words(CHANNELS), "score": st.integers(1, 10)}
+        optional_fields |= {"kind": optional(words(KINDS)), "about": optional(NAMES)}
+    return st.fixed_dictionaries(required, optional=optional_fields)
+
+
+@st.composite
+def valid_events(draw: st.DrawFn) -> dict[str, Any]:
+    short = draw(words(EVENT_TYPES))
+    required: dict[str, st.SearchStrategy[Any]] = {
+        "specversion": st.just("1.0"),
+        "id": NAMES,
+        "source": NAMES,
+        "type": st.just(TYPE_PREFIX + short),
+        "time": rfc3339_times(),
+        "data": data_of(short),
+    }
+    optional_fields: dict[str, st.SearchStrategy[Any]] = {
+        "datacontenttype": optional(
+            st.sampled_from(["application/json", "application/cloudevents+json; charset=utf-8"])
+        ),
+        "traceparent": UNKNOWN,
+    }
+    if short == "feedback.given":
+        optional_fields["subject"] = optional(NAMES)
+    else:
+        required["subject"] = NAMES
+    event: dict[str, Any] = draw(st.fixed_dictionaries(required, optional=optional_fields))
+    return event
+
+
+KEYS = sorted(
+    {"specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data"}
+    | {"municipality", "kind", "channel", "category", "segment", "source_system", "team"}
+    | {"resolution", "upheld", "queue", "resolved", "score", "about"}
+)
+
+
+def mutate(event: dict[str, Any], draw: st.DataObject) -> None:
+    """Break the event in 1 to 3 places: drop a key, replace a value, add or retype a key."""
+    for _ in range(draw.draw(st.integers(1, 3))):
+        target = event
+        if isinstance(event.get("data"), dict) and draw.draw(st.booleans()):
+            target = event["data"]
+        operation = draw.draw(st.sampled_from(["drop", "replace", "add"]))
+        if operation == "drop" and target:
+            del target[draw.draw(st.sampled_from(sorted(target)))]
+        elif operation == "replace" and target:
+            target[draw.draw(st.sampled_from(sorted(target)))] = draw.draw(JSON_VALUES)
+        else:
+            target[draw.draw(st.sampled_from(KEYS) | st.text(max_size=4))] = draw.draw(JSON_VALUES)
+
+
+def assert_same_verdict(raw: bytes) -> bool:
+    """Decoder and models accept or reject `raw` alike, and agree on what they accepted.
+
+    "Accept" for the decoder includes the rejections only context can give (municipality not
+    configured, time too far ahead). Returns whether the models accepted.
+    """
+    result = DECODER.decode(raw, NOW + 200 * 365 * 86400.0)
+    try:
+        model = parse_event(raw)
+    except ValueError as error:
+        assert not isinstance(result, Event), f"decoder accepted what the models refuse: {error}"
+        assert result.reason not in CONTEXT_REASONS, "models refuse what only context refuses"
+        return False
+    if not isinstance(result, Event):
+        assert result.reason in CONTEXT_REASONS, f"decoder refused what the models accept: {result}"
+        return True
+    assert result.type == model.type.removeprefix(TYPE_PREFIX)
+    assert (result.id, result.source, result.subject) == (model.id, model.source, model.subject)
+    assert result.time == model.time.timestamp()
+    assert result.municipality == model.data.municipality
+    assert result.data == model.data.model_dump(mode="json")
+    return True
+
+
+class TestEquivalence:
+    """The hand-written decoder and the pydantic models give the same verdicts."""
+
+    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(event=valid_events())
+    def test_valid_events_are_accepted_by_both_with_the_same_content(
+        self, event: dict[str, Any]
+    ) -> None:
+        raw = orjson.dumps(event)
+        assert isinstance(DECODER.decode(raw, NOW + 200 * 365 * 86400.0), Event)
+        assert assert_same_verdict(raw)
+
+    @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(event=valid_events(), draw=st.data())
+    def test_mutated_events_get_the_same_verdict(
+        self, event: dict[str, Any], draw: st.DataObject
+    ) -> None:
+        mutate(event, draw)
+        assert_same_verdict(orjson.dumps(event))
+
+    @settings(max_examples=300, deadline=None)
+    @given(document=JSON_VALUES)
+    def test_arbitrary_json_gets_the_same_verdict(self, document: object) -> None:
+        assert_same_verdict(orjson.dumps(document))
+
+    @settings(max_examples=200, deadline=None)
+    @given(raw=st.binary(max_size=40))
+    def test_arbitrary_bytes_get_the_same_verdict(self, raw: bytes) -> None:
+        assert_same_verdict(raw)
+
+    def test_the_examples_get_the_same_verdict(self) -> None:
+        for line in valid_lines():
+            assert assert_same_verdict(line)
+        for line in (EXAMPLES / "invalid.jsonl").read_bytes().splitlines():
+            case = orjson.loads(line)
+            accepted = assert_same_verdict(case["raw"].encode())
+            assert accepted == (case["reason"] in CONTEXT_REASONS)
