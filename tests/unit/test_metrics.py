@@ -119,7 +119,7 @@ class TestCollector:
     def test_only_owned_shards_are_exported(self) -> None:
         m = busy_monitor()
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(CoreCollector(lambda: [m.shards["heiloo"]], lambda: {}))
+        registry.register(CoreCollector(lambda: [m.shards["heiloo"]], dict))
         text = render(registry).decode()
         assert 'municipality="heiloo"' in text
         assert 'municipality="castricum"' not in text
