@@ -41,9 +41,9 @@ MARK_END = "<!-- core-bench:end -->"
 def simulated_file(min_events: int) -> Path:
     """A simulated JSON Lines file with at least ``min_events`` events (cached between runs)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    months = 12
+    months = max(1, -(-min_events // 13_000))  # about 14,000 events a month for the four
     while True:
-        path = CACHE / f"sim-2022-01-{months}m-seed7.jsonl"
+        path = CACHE / f"sim-2012-01-{months}m-seed7.jsonl"
         if not path.exists():
             tmp = path.with_suffix(".tmp")
             cmd = [
@@ -52,7 +52,7 @@ def simulated_file(min_events: int) -> Path:
                 "streams.cli",
                 "simulate",
                 "--start",
-                "2022-01-01",
+                "2012-01-01",
                 "--months",
                 str(months),
                 "--seed",

@@ -1,8 +1,9 @@
 """The hot path: raw bytes in, an `Event` or a `Rejection` out.
 
 `Decoder.decode` applies the checks of the contract (section 2) by hand over the dict that
-`orjson.loads` returns: exact type tests, set membership, one `datetime.fromisoformat`. It costs a
-small multiple of the JSON parse itself, where validating through the pydantic models in
+`orjson.loads` returns: exact type tests, set membership, a cached RFC 3339 time conversion. The
+whole decode of a typical event costs about three to four times `orjson.loads` alone (about 2 µs on
+top of the parse on the development machine); validating through the pydantic models in
 `events.models` would cost many times more. The models stay the readable specification; a
 property-based test (tests/unit/test_events_models.py) proves both accept and reject the same
 events and fill in the same defaults.
@@ -81,7 +82,17 @@ class Event:
     contract's data fields of this type with defaults filled in, `raw` the original bytes.
     """
 
-    __slots__ = ("_dedupe_key", "data", "id", "municipality", "raw", "source", "subject", "time", "type")
+    __slots__ = (
+        "_dedupe_key",
+        "data",
+        "id",
+        "municipality",
+        "raw",
+        "source",
+        "subject",
+        "time",
+        "type",
+    )
 
     def __init__(
         self,
@@ -114,9 +125,7 @@ class Event:
         """
         key = self._dedupe_key
         if key is None:
-            digest = hashlib.blake2b(
-                f"{self.source}\x00{self.id}".encode(), digest_size=8
-            ).digest()
+            digest = hashlib.blake2b(f"{self.source}\x00{self.id}".encode(), digest_size=8).digest()
             key = self._dedupe_key = int.from_bytes(digest, "big", signed=True)
         return key
 
@@ -223,6 +232,8 @@ def parse_time(value: object) -> datetime:
 # sixty valid two-digit strings (which checks and converts at once); the date, hour and offset
 # together name an hour whose epoch is computed once through `parse_time` and then kept. Events
 # cluster in time, so nearly every lookup hits; the cache is emptied when it grows past its bound.
+# Module-level and shared by all decoders: every entry is a pure function of its key, and single
+# dict operations are atomic, so threads cannot corrupt it.
 _TWO_DIGITS: Final = {f"{number:02d}": number for number in range(60)}
 _HOUR_EPOCHS: dict[str, float] = {}
 _HOUR_EPOCHS_MAX: Final = 20_000  # more than two years of hours in one offset
@@ -231,9 +242,9 @@ _HOUR_EPOCHS_MAX: Final = 20_000  # more than two years of hours in one offset
 def time_to_epoch(value: object) -> float:
     """UTC epoch seconds of an RFC 3339 date-time; ValueError when it is not one.
 
-    The same verdict and the same float as `parse_time(value).timestamp()`, about three times
-    faster for the usual shapes `YYYY-MM-DDTHH:MM:SS±HH:MM` and `YYYY-MM-DDTHH:MM:SSZ`. The fast
-    path never rejects: whatever it does not recognise goes through `parse_time`.
+    The same verdict and the same float as `parse_time(value).timestamp()`, nearly twice as fast
+    for the usual shape `YYYY-MM-DDTHH:MM:SS±HH:MM` (and as fast for `…Z`). The fast path never
+    rejects: whatever it does not recognise goes through `parse_time`.
     """
     if type(value) is str and (
         (len(value) == 25 and value[4:23:3] in _USUAL_SHAPES)

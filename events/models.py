@@ -146,9 +146,9 @@ class ItemOpenedData(EventData):
         DEFAULT_CATEGORY
     )
     segment: SegmentName = Segment.ONBEKEND
-    source_system: Annotated[Name, Field(description="The system it came from, e.g. fixi.")] | None = (
-        None
-    )
+    source_system: (
+        Annotated[Name, Field(description="The system it came from, e.g. fixi.")] | None
+    ) = None
     team: Annotated[Name, Field(description="The team that handles it.")] | None = None
 
 
@@ -179,9 +179,9 @@ class FeedbackGivenData(EventData):
     channel: ChannelName
     score: Score
     kind: KindName | None = None
-    about: Annotated[Subject, Field(description="The subject of the item or call rated.")] | None = (
-        None
-    )
+    about: (
+        Annotated[Subject, Field(description="The subject of the item or call rated.")] | None
+    ) = None
 
 
 # -- envelopes ----------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ FullEventType = Literal[
 
 
 class CloudEvent(ContractModel):
-    """A contact monitor event: one CloudEvents 1.0 JSON object (NL GOV profile, structured mode)."""
+    """A contact monitor event: a CloudEvents 1.0 JSON object (NL GOV profile, structured mode)."""
 
     specversion: Literal["1.0"]
     id: EventId
@@ -334,12 +334,12 @@ EVENT_ADAPTER: Final[TypeAdapter[AnyEvent]] = TypeAdapter(
 
 
 def validate_event(obj: object) -> AnyEvent:
-    """Validate a parsed JSON value as one of the contract's events; pydantic.ValidationError else."""
+    """Validate a parsed JSON value as one of the contract's events (pydantic.ValidationError)."""
     return EVENT_ADAPTER.validate_python(obj)
 
 
 def parse_event(raw: bytes) -> AnyEvent:
-    """Parse and validate one JSON message; ValueError (orjson's or pydantic's) when it is not valid.
+    """Parse and validate one JSON message; ValueError (orjson's or pydantic's) when invalid.
 
     Parses with orjson, like the decoder, so both read the same bytes the same way.
     """

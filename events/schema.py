@@ -1,10 +1,10 @@
 """JSON Schemas of the contract's events, generated from the pydantic models in `events.models`.
 
-`python -m events.schema` (or `make schemas`) writes `events/schemas/<type>.json` for each event type
-(`item.opened.json`, ...) and `envelope.json` for the envelope every event shares; `--check` only
-reports files that differ from what the models say. The files are JSON with sorted keys, two-space
-indent and a trailing newline, so a change to a model shows up as a readable diff; a unit test fails
-while they are stale.
+`python -m events.schema` (or `make schemas`) writes `events/schemas/<type>.json` for each event
+type (`item.opened.json`, ...) and `envelope.json` for the envelope every event shares; `--check`
+only reports files that differ from what the models say. The files are JSON with sorted keys,
+two-space indent and a trailing newline, so a change to a model shows up as a readable diff; a unit
+test fails while they are stale.
 
 Source systems can validate their output with these files; the worker never does (it decodes with
 `events.decode`). A schema can only say so much: membership of the configured municipalities and the
@@ -33,8 +33,9 @@ DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 class _NullMeansAbsent(GenerateJsonSchema):
     """pydantic's generator, plus: an optional field also accepts null, as the models do.
 
-    The models read a JSON null as an absent field (so it takes its default); pydantic's schema for a
-    field like `category: str = "overig"` would refuse null, so such fields get an `anyOf` with null.
+    The models read a JSON null as an absent field (so it takes its default); pydantic's schema for
+    a field like `category: str = "overig"` would refuse null, so such fields get an `anyOf` with
+    null.
     """
 
     def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
@@ -52,7 +53,9 @@ def _document(model: type[CloudEvent]) -> dict[str, Any]:
 
 def schema_documents() -> dict[str, dict[str, Any]]:
     """File name -> JSON Schema: one per event type, plus the envelope."""
-    documents = {f"{event_type.value}.json": _document(model) for event_type, model in MODELS.items()}
+    documents = {
+        f"{event_type.value}.json": _document(model) for event_type, model in MODELS.items()
+    }
     documents[f"{ENVELOPE}.json"] = _document(CloudEvent)
     return documents
 
@@ -73,7 +76,7 @@ def stale_files(directory: Path = SCHEMA_DIR) -> list[str]:
 
 
 def write_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
-    """Write every schema file into `directory` (created when missing); returns the paths written."""
+    """Write every schema file into `directory` (created when missing); return the paths."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name, document in sorted(schema_documents().items()):

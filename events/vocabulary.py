@@ -52,7 +52,7 @@ class CallChannel(StrEnum):
 
 
 class Segment(StrEnum):
-    """Who the person is; entrepreneurs and societal partners get special attention in the policy."""
+    """Who the person is; entrepreneurs and societal partners get special attention in policy."""
 
     INWONER = "inwoner"
     ONDERNEMER = "ondernemer"

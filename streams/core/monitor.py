@@ -66,21 +66,9 @@ class Monitor:
         return self.apply(result)
 
     def apply(self, ev: Event) -> str:
-        """Apply a decoded event (and any events that waited for it)."""
+        """Apply a decoded event (and any events that waited for its subject's opening)."""
         shard = self.shards[ev.municipality]
         outcome = shard.apply(ev, _key(ev))
-        if outcome == ACCEPTED and ev.type in ("item.opened", "call.queued"):
-            for waiting in shard.release_for(ev.subject):  # type: ignore[arg-type]
-                self._settle(shard.apply(waiting, _key(waiting)), waiting)
-        else:
-            self._settle(outcome, ev)
-        if self.auto_advance:
-            shard.advance(ev.time)
-        if shard.expired:
-            self._expire(shard)
-        return REJECTED if outcome == ALREADY_OPENED else outcome
-
-    def _settle(self, outcome: str, ev: Event) -> None:
         if outcome == ALREADY_OPENED:
             self._reject(
                 Rejection(
@@ -90,6 +78,15 @@ class Monitor:
                     ev.raw,
                 )
             )
+            outcome = REJECTED
+        elif outcome == ACCEPTED and shard.held and ev.subject in shard.held:
+            for waiting in shard.release_for(ev.subject):
+                shard.apply(waiting, _key(waiting))  # never an opening: those are not held
+        if self.auto_advance and ev.time > shard.clock:
+            shard.advance(ev.time)
+        if shard.expired:
+            self._expire(shard)
+        return outcome
 
     def _expire(self, shard: Shard) -> None:
         for ev in shard.expired:

@@ -175,10 +175,10 @@ class TestModels:
     def test_models_are_immutable(self) -> None:
         event = parse_event(valid_lines()[0])
         with pytest.raises(ValidationError):
-            event.id = "other"  # type: ignore[misc]
+            event.id = "other"
 
     def test_parse_event_refuses_what_is_not_json(self) -> None:
-        with pytest.raises(ValueError, match="JSON|json|unexpected|expected"):
+        with pytest.raises(ValueError, match=r"(?i)json|expected"):
             parse_event(b"{not json")
 
 
@@ -228,9 +228,28 @@ SCALARS = st.one_of(
 )
 JSON_VALUES = st.recursive(
     SCALARS,
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
     max_leaves=6,
+)
+
+
+# Values at the edges of the rules: bounds, empty strings, near-miss types.
+TRICKY: st.SearchStrategy[object] = st.sampled_from(
+    [None, "", 0, 1, 10, 11, 7.5, 1.0, True, False, "7", [], {}, "x"]
+)
+REPLACEMENTS = st.one_of(TRICKY, st.sampled_from(WORDS), JSON_VALUES)
+# Types with data fields first: hypothesis favours early choices.
+TYPES_BY_INTEREST = (
+    "feedback.given",
+    "item.opened",
+    "call.queued",
+    "item.closed",
+    "call.ended",
+    *sorted(
+        EVENT_TYPES - {"feedback.given", "item.opened", "call.queued", "item.closed", "call.ended"}
+    ),
 )
 
 
@@ -256,7 +275,10 @@ def data_of(short: str) -> st.SearchStrategy[dict[str, Any]]:
             "team": optional(NAMES),
         }
     elif short == "item.closed":
-        optional_fields |= {"resolution": optional(words(RESOLUTIONS)), "upheld": optional(st.booleans())}
+        optional_fields |= {
+            "resolution": optional(words(RESOLUTIONS)),
+            "upheld": optional(st.booleans()),
+        }
     elif short == "call.queued":
         required |= {"channel": words(CALL_CHANNELS)}
         optional_fields |= {"queue": optional(NAMES), "segment": optional(words(SEGMENTS))}
@@ -270,7 +292,7 @@ def data_of(short: str) -> st.SearchStrategy[dict[str, Any]]:
 
 @st.composite
 def valid_events(draw: st.DrawFn) -> dict[str, Any]:
-    short = draw(words(EVENT_TYPES))
+    short = draw(st.sampled_from(TYPES_BY_INTEREST))
     required: dict[str, st.SearchStrategy[Any]] = {
         "specversion": st.just("1.0"),
         "id": NAMES,
@@ -293,7 +315,16 @@ def valid_events(draw: st.DrawFn) -> dict[str, Any]:
     return event
 
 
-ENVELOPE_KEYS = ("specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data")
+ENVELOPE_KEYS = (
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "time",
+    "subject",
+    "datacontenttype",
+    "data",
+)
 DATA_KEYS = {
     "item.opened": ("kind", "channel", "category", "segment", "source_system", "team"),
     "item.closed": ("resolution", "upheld"),
@@ -326,7 +357,7 @@ def mutate(event: dict[str, Any], draw: st.DataObject) -> None:
         elif operation == "add":
             target[draw.draw(st.text(max_size=4))] = draw.draw(JSON_VALUES)
         else:
-            target[key] = draw.draw(JSON_VALUES)
+            target[key] = draw.draw(REPLACEMENTS)
 
 
 def assert_same_verdict(raw: bytes) -> bool:
@@ -336,10 +367,13 @@ def assert_same_verdict(raw: bytes) -> bool:
     configured, time too far ahead). Returns whether the models accepted.
     """
     result = DECODER.decode(raw, NOW + 200 * 365 * 86400.0)
+    model: models.AnyEvent | None
     try:
         model = parse_event(raw)
-    except ValueError as error:
-        assert not isinstance(result, Event), f"decoder accepted what the models refuse: {error}"
+    except ValueError:
+        model = None
+    if model is None:
+        assert not isinstance(result, Event), "decoder accepted what the models refuse"
         assert result.reason not in CONTEXT_REASONS, "models refuse what only context refuses"
         return False
     if not isinstance(result, Event):
@@ -353,8 +387,58 @@ def assert_same_verdict(raw: bytes) -> bool:
     return True
 
 
+ABSENT = object()
+EDGE_VALUES = (
+    ABSENT,
+    None,
+    "",
+    0,
+    1,
+    10,
+    11,
+    -1,
+    7.5,
+    1.0,
+    True,
+    False,
+    "7",
+    [],
+    {},
+    ["melding"],
+    {"municipality": "heiloo"},
+    "2024-05-21T09:30:00+02:00",
+    "2024-05-21T09:30:00",
+    *WORDS,
+)
+
+
+def with_value(event: dict[str, Any], key: str, value: object) -> dict[str, Any]:
+    """A copy of `event` with `key` (an envelope attribute or a data field) set or removed."""
+    copy: dict[str, Any] = orjson.loads(orjson.dumps(event))
+    target = copy if key in ENVELOPE_KEYS else copy["data"]
+    if value is ABSENT:
+        target.pop(key, None)
+    else:
+        target[key] = value
+    return copy
+
+
 class TestEquivalence:
     """The hand-written decoder and the pydantic models give the same verdicts."""
+
+    @pytest.mark.parametrize("short", sorted(EVENT_TYPES))
+    def test_every_field_with_every_edge_value(self, short: str) -> None:
+        event = example(short)
+        keys = {
+            *ENVELOPE_KEYS,
+            "municipality",
+            *(k for fields in DATA_KEYS.values() for k in fields),
+        }
+        verdicts = set()
+        for key in sorted(keys):
+            for value in EDGE_VALUES:
+                verdicts.add(assert_same_verdict(orjson.dumps(with_value(event, key, value))))
+        assert verdicts == {True, False}
 
     @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(event=valid_events())

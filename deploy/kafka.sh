@@ -1,0 +1,358 @@
+#!/usr/bin/env bash
+# Install and run a single-node Apache Kafka broker (KRaft, broker + controller in one JVM)
+# from Maven Central jars, for development, the integration tests and the demo.
+#
+# There is no Kafka tarball here: `install` lets Maven copy the jars that
+# deploy/kafka/pom.xml names into a cache outside the repo, and `start` runs kafka.Kafka
+# from them with the settings in deploy/kafka/server.properties (the one place they are
+# kept). Each broker lives in its own state directory, keyed by its port, so tests can run
+# their own broker on a free port next to a developer's.
+#
+# Usage: deploy/kafka.sh install
+#        deploy/kafka.sh start  [--port 9092] [--controller-port PORT] [--data DIR]
+#        deploy/kafka.sh stop   [--port 9092]
+#        deploy/kafka.sh status [--port 9092]
+#
+# Environment:
+#   CONTACTMON_CACHE          jar cache root (default $HOME/.cache/contactmon); the jars go
+#                             to $CONTACTMON_CACHE/kafka-<version>/libs
+#   CONTACTMON_STATE          state root (default /tmp/contactmon); a broker's config, pid
+#                             file, logs and (by default) data go to $CONTACTMON_STATE/kafka-<port>
+#   CONTACTMON_KAFKA_VERSION  Kafka version (default: kafka.version in deploy/kafka/pom.xml)
+#   CONTACTMON_KAFKA_START_TIMEOUT  seconds to wait for a started broker (default 60)
+#   CONTACTMON_ALLOW_APT      0 forbids installing Java or Maven with apt-get (only ever as root)
+#   KAFKA_HEAP_OPTS           JVM heap options (default -Xms256m -Xmx512m)
+#   KAFKA_JVM_OPTS            extra JVM options
+#   JAVA_HOME                 the Java to use (default: java on PATH); Kafka 4 needs 17+
+#
+# Exit codes: 0 success (status: running), 1 failure, 2 usage error, 3 status: not running.
+set -euo pipefail
+
+readonly HOST=127.0.0.1
+readonly MIN_JAVA=17
+readonly STOP_TIMEOUT=30
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly KAFKA_CONF_DIR=$here/kafka
+readonly POM=$KAFKA_CONF_DIR/pom.xml
+readonly TEMPLATE=$KAFKA_CONF_DIR/server.properties
+readonly LOG4J_CONFIG=$KAFKA_CONF_DIR/log4j2.yaml
+
+say() { printf 'kafka.sh: %s\n' "$*"; }
+die() {
+    printf 'kafka.sh: error: %s\n' "$*" >&2
+    exit 1
+}
+usage() {
+    sed -n '/^# Usage:/,/^#$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+# The Kafka version: the environment's, else the pom's kafka.version property.
+kafka_version() {
+    if [[ -n ${CONTACTMON_KAFKA_VERSION:-} ]]; then
+        printf '%s\n' "$CONTACTMON_KAFKA_VERSION"
+        return
+    fi
+    local v
+    v=$(sed -n 's:.*<kafka\.version>\(.*\)</kafka\.version>.*:\1:p' "$POM")
+    [[ -n $v ]] || die "no <kafka.version> in $POM"
+    printf '%s\n' "$v"
+}
+
+VERSION=$(kafka_version)
+readonly VERSION
+readonly CACHE_DIR=${CONTACTMON_CACHE:-$HOME/.cache/contactmon}/kafka-$VERSION
+readonly LIBS=$CACHE_DIR/libs
+readonly STATE_ROOT=${CONTACTMON_STATE:-/tmp/contactmon}
+
+# ---- prerequisites ---------------------------------------------------------------------
+
+# True when this script may install Debian packages: root, apt-get present, not forbidden.
+apt_allowed() {
+    [[ $(id -u) -eq 0 && ${CONTACTMON_ALLOW_APT:-1} != 0 ]] && command -v apt-get >/dev/null
+}
+
+# Install Debian packages, refreshing the package lists once if the first try fails.
+apt_install() {
+    say "installing with apt-get: $*"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; then
+        apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
+    fi
+}
+
+java_bin() {
+    if [[ -n ${JAVA_HOME:-} ]]; then
+        printf '%s\n' "$JAVA_HOME/bin/java"
+    else
+        printf '%s\n' java
+    fi
+}
+
+# Make sure a Java of at least MIN_JAVA runs; install one when allowed.
+ensure_java() {
+    local java major
+    java=$(java_bin)
+    if ! command -v "$java" >/dev/null; then
+        apt_allowed || die "Java $MIN_JAVA+ is missing: install it (apt-get install -y openjdk-17-jre-headless) or set JAVA_HOME"
+        apt_install openjdk-17-jre-headless
+    fi
+    # `java -version` prints e.g.: openjdk version "17.0.15" 2025-04-15 (or "1.8.0_392").
+    major=$("$java" -version 2>&1 | sed -n 's/.* version "\([0-9][0-9.]*\).*/\1/p' | head -n 1)
+    major=${major#1.}
+    major=${major%%.*}
+    [[ $major =~ ^[0-9]+$ ]] || die "cannot read the Java version from '$java -version'"
+    ((major >= MIN_JAVA)) || die "Kafka $VERSION needs Java $MIN_JAVA+, found Java $major ($java); set JAVA_HOME"
+}
+
+# Make sure Maven is there to fetch the jars; install it when allowed.
+ensure_mvn() {
+    command -v mvn >/dev/null && return
+    apt_allowed || die "Maven (mvn) is missing: install it (apt-get install -y maven), or run as root without CONTACTMON_ALLOW_APT=0"
+    apt_install maven
+}
+
+# ---- install ---------------------------------------------------------------------------
+
+# Copy the broker's jars into LIBS once; a finished copy is marked by LIBS/.complete.
+install_libs() {
+    if [[ -f $LIBS/.complete ]]; then
+        say "Kafka $VERSION jars already in $LIBS"
+        return
+    fi
+    ensure_java
+    ensure_mvn
+    mkdir -p "$CACHE_DIR"
+    # One installer at a time; a second one waits and then finds the jars there.
+    exec 9>"$CACHE_DIR/.install.lock"
+    flock 9
+    if [[ ! -f $LIBS/.complete ]]; then
+        say "fetching Kafka $VERSION jars with Maven into $LIBS"
+        local tmp mvn_log
+        tmp=$(mktemp -d "$CACHE_DIR/libs.partial.XXXXXX")
+        mvn_log=$CACHE_DIR/install.log
+        if ! mvn -B -Dstyle.color=never -f "$POM" "-Dkafka.version=$VERSION" \
+            dependency:copy-dependencies -DincludeScope=runtime "-DoutputDirectory=$tmp" \
+            >"$mvn_log" 2>&1; then
+            rm -rf "$tmp"
+            tail -n 40 "$mvn_log" >&2
+            die "Maven could not fetch Kafka $VERSION (full log: $mvn_log)"
+        fi
+        [[ -f $tmp/kafka_2.13-$VERSION.jar ]] || die "Maven ran but $tmp has no kafka_2.13-$VERSION.jar"
+        touch "$tmp/.complete"
+        rm -rf "$LIBS"
+        mv "$tmp" "$LIBS"
+    fi
+    exec 9>&-
+    say "Kafka $VERSION jars in $LIBS"
+}
+
+# ---- a broker's files ------------------------------------------------------------------
+
+# Set the per-broker paths for PORT.
+broker_paths() {
+    state_dir=$STATE_ROOT/kafka-$1
+    pid_file=$state_dir/kafka.pid
+    config_file=$state_dir/server.properties
+    log_dir=$state_dir/logs
+    log_file=$log_dir/server.log
+}
+
+# True when something accepts TCP connections on HOST:PORT.
+port_open() {
+    timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
+}
+
+# The pid in the pid file when that process is a live Kafka broker; nothing otherwise.
+running_pid() {
+    local pid
+    [[ -f $pid_file ]] || return 0
+    pid=$(<"$pid_file")
+    [[ $pid =~ ^[0-9]+$ ]] || return 0
+    if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep 'kafka\.Kafka' >/dev/null; then
+        printf '%s\n' "$pid"
+    fi
+}
+
+log_tail() {
+    if [[ -f $log_file ]]; then
+        printf -- '--- last lines of %s ---\n' "$log_file" >&2
+        tail -n 40 "$log_file" >&2
+        printf -- '--- end of log ---\n' >&2
+    fi
+}
+
+# Write the broker's server.properties from the template.
+render_config() {
+    local port=$1 controller_port=$2 data_dir=$3
+    sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" \
+        -e "s|@HOST@|$HOST|g" -e "s|@DATA_DIR@|$data_dir|g" "$TEMPLATE" >"$config_file"
+}
+
+# Set java_cmd to the JVM command line that runs a class from the Kafka jars.
+build_java_cmd() {
+    local -a heap jvm
+    read -r -a heap <<<"${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+    read -r -a jvm <<<"${KAFKA_JVM_OPTS:-}"
+    java_cmd=("$(java_bin)" "${heap[@]}" "${jvm[@]}"
+        -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
+        "-Dlog4j2.configurationFile=$LOG4J_CONFIG" "-Dkafka.logs.dir=$log_dir"
+        -cp "$LIBS/*")
+}
+
+# A random Kafka cluster id: 16 random bytes in unpadded URL-safe base64, what
+# `kafka-storage random-uuid` prints, without starting a JVM for it (that takes seconds).
+# Kafka refuses ids that start with '-', so those are drawn again.
+new_cluster_id() {
+    local id
+    while :; do
+        id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        [[ $id == -* ]] || break
+    done
+    printf '%s\n' "$id"
+}
+
+# Format the KRaft storage in DATA_DIR once, with a cluster id kept in the state dir.
+format_storage() {
+    local data_dir=$1 cluster_id
+    if [[ -f $data_dir/meta.properties ]]; then
+        return
+    fi
+    if [[ -s $state_dir/cluster.id ]]; then
+        cluster_id=$(<"$state_dir/cluster.id")
+    else
+        cluster_id=$(new_cluster_id)
+        printf '%s\n' "$cluster_id" >"$state_dir/cluster.id"
+    fi
+    say "formatting KRaft storage in $data_dir (cluster id $cluster_id)"
+    if ! "${java_cmd[@]}" kafka.tools.StorageTool format --ignore-formatted \
+        --cluster-id "$cluster_id" --config "$config_file" >>"$log_file" 2>&1; then
+        log_tail
+        die "formatting the storage in $data_dir failed"
+    fi
+}
+
+# ---- subcommands -----------------------------------------------------------------------
+
+cmd_install() {
+    install_libs
+}
+
+cmd_start() {
+    local port=$1 controller_port=$2 data_dir=$3 pid timeout started_at log_offset
+    broker_paths "$port"
+    pid=$(running_pid)
+    if [[ -n $pid ]]; then
+        say "already running on $HOST:$port (pid $pid); logs: $log_file"
+        return 0
+    fi
+    port_open "$port" && die "port $port is in use by another process (no broker of ours in $state_dir)"
+    port_open "$controller_port" && die "controller port $controller_port is in use; pass --controller-port"
+
+    install_libs
+    ensure_java
+    build_java_cmd
+    mkdir -p "$state_dir" "$log_dir" "$data_dir"
+    data_dir=$(cd "$data_dir" && pwd)
+    render_config "$port" "$controller_port" "$data_dir"
+    printf '\n=== %s start: port %s, controller port %s, data %s ===\n' \
+        "$(date -Is)" "$port" "$controller_port" "$data_dir" >>"$log_file"
+    format_storage "$data_dir"
+
+    log_offset=$(stat -c %s "$log_file")
+    say "starting Kafka $VERSION on $HOST:$port (controller $HOST:$controller_port, data $data_dir)"
+    say "logs: $log_file"
+    # setsid: the broker outlives this script and a Ctrl-C in the shell that started it.
+    setsid "${java_cmd[@]}" kafka.Kafka "$config_file" </dev/null >>"$log_file" 2>&1 &
+    pid=$!
+    printf '%s\n' "$pid" >"$pid_file"
+
+    timeout=${CONTACTMON_KAFKA_START_TIMEOUT:-60}
+    started_at=$SECONDS
+    # Ready means: the client port answers and this run (not an earlier one in the same
+    # log, hence the byte offset) logged the end of the server's start-up.
+    until port_open "$port" && tail -c "+$((log_offset + 1))" "$log_file" | grep 'Kafka Server started' >/dev/null; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            rm -f "$pid_file"
+            log_tail
+            die "the broker exited during start-up"
+        fi
+        if ((SECONDS - started_at >= timeout)); then
+            log_tail
+            kill -TERM "$pid" 2>/dev/null || true
+            rm -f "$pid_file"
+            die "the broker did not answer on $HOST:$port within ${timeout}s (sent it SIGTERM)"
+        fi
+        sleep 0.5
+    done
+    say "ready on $HOST:$port (pid $pid, after $((SECONDS - started_at))s)"
+}
+
+cmd_stop() {
+    local port=$1 pid waited
+    broker_paths "$port"
+    pid=$(running_pid)
+    if [[ -z $pid ]]; then
+        rm -f "$pid_file"
+        say "not running on port $port"
+        return 0
+    fi
+    say "stopping the broker on port $port (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    waited=0
+    while kill -0 "$pid" 2>/dev/null && ((waited < STOP_TIMEOUT * 2)); do
+        sleep 0.5
+        waited=$((waited + 1))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        say "still alive after ${STOP_TIMEOUT}s; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+    fi
+    rm -f "$pid_file"
+    say "stopped; logs: $log_file"
+}
+
+cmd_status() {
+    local port=$1 pid
+    broker_paths "$port"
+    pid=$(running_pid)
+    if [[ -n $pid ]]; then
+        say "running on $HOST:$port (pid $pid, Kafka $VERSION); logs: $log_file"
+        return 0
+    fi
+    say "not running on port $port; logs: $log_file"
+    return 3
+}
+
+main() {
+    (($# >= 1)) || usage
+    local cmd=$1 port=9092 controller_port="" data_dir=""
+    shift
+    while (($# > 0)); do
+        case $1 in
+            --port) port=${2:?--port needs a value} && shift 2 ;;
+            --controller-port) controller_port=${2:?--controller-port needs a value} && shift 2 ;;
+            --data) data_dir=${2:?--data needs a value} && shift 2 ;;
+            -h | --help) usage ;;
+            *) printf 'kafka.sh: unknown argument: %s\n' "$1" >&2 && usage ;;
+        esac
+    done
+    [[ $port =~ ^[0-9]+$ ]] || die "--port must be a number, got '$port'"
+    controller_port=${controller_port:-$((port + 1))}
+    [[ $controller_port =~ ^[0-9]+$ ]] || die "--controller-port must be a number"
+    [[ $controller_port != "$port" ]] || die "the controller port must differ from the port"
+    data_dir=${data_dir:-$STATE_ROOT/kafka-$port/data}
+
+    case $cmd in
+        install) cmd_install ;;
+        start) cmd_start "$port" "$controller_port" "$data_dir" ;;
+        stop) cmd_stop "$port" ;;
+        status) cmd_status "$port" ;;
+        -h | --help | help) usage ;;
+        *) printf 'kafka.sh: unknown command: %s\n' "$cmd" >&2 && usage ;;
+    esac
+}
+
+main "$@"
