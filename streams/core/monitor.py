@@ -10,6 +10,7 @@ waited for their subject's opening, and turns everything that cannot be applied 
 from __future__ import annotations
 
 from collections import Counter
+from hashlib import blake2b
 from collections.abc import Iterable
 
 from events.decode import Decoder, Event, Reason, Rejection
@@ -24,7 +25,9 @@ REJECTED = "rejected"
 
 
 def _key(ev: Event) -> bytes:
-    return ev.dedupe_key.to_bytes(8, "big", signed=True)
+    """The 8-byte de-duplication key of (source, id): the same bytes as ``ev.dedupe_key``
+    (BLAKE2b-64 of ``source\0id``), without the detour through an int on the hot path."""
+    return blake2b(f"{ev.source}\x00{ev.id}".encode(), digest_size=8).digest()
 
 
 class Monitor:

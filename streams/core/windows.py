@@ -62,10 +62,6 @@ class _Slotted(Generic[_Acc]):
                 insort(keys, slot)
         return acc
 
-    def _windows_covering(self, t: float) -> list[_Acc]:
-        slot = int(t // SLOT_SECONDS)
-        return [self._totals[name] for name, start in self._start.items() if slot >= start]
-
     def advance(self, now: float) -> None:
         """Move the windows' right edge to ``now`` (never backwards)."""
         now_slot = int(now // SLOT_SECONDS)
@@ -123,9 +119,15 @@ class RollingSums(_Slotted[list[float]]):
         acc = self._slot(t)
         if acc is None:
             return
-        for target in (acc, *self._windows_covering(t)):
-            for i, v in enumerate(values):
-                target[i] += v
+        slot = t // SLOT_SECONDS
+        totals = self._totals
+        for i, v in enumerate(values):
+            acc[i] += v
+        for name, start in self._start.items():
+            if slot >= start:
+                total = totals[name]
+                for i, v in enumerate(values):
+                    total[i] += v
 
     def totals(self, window: str) -> list[float]:
         """The running totals of ``window`` (of everything when the clock never advanced)."""
@@ -179,8 +181,10 @@ class RollingSketch(_Slotted[dict[int, int]]):
             return
         b = bucket_of(value)
         _bump(acc, b, n)
-        for total in self._windows_covering(t):
-            _bump(total, b, n)
+        slot = t // SLOT_SECONDS
+        for name, start in self._start.items():
+            if slot >= start:
+                _bump(self._totals[name], b, n)
 
     def count(self, window: str) -> int:
         return sum(self._total(window).values())
