@@ -130,6 +130,7 @@ install_libs() {
     if [[ ! -f $LIBS/.complete ]]; then
         say "fetching Kafka $VERSION jars with Maven into $LIBS"
         local tmp mvn_log
+        rm -rf "$CACHE_DIR"/libs.partial.* # left by an install that was killed
         tmp=$(mktemp -d "$CACHE_DIR/libs.partial.XXXXXX")
         mvn_log=$CACHE_DIR/install.log
         if ! mvn -B -Dstyle.color=never -f "$POM" "-Dkafka.version=$VERSION" \
@@ -187,7 +188,8 @@ log_tail() {
 render_config() {
     local port=$1 controller_port=$2 data_dir=$3
     sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" \
-        -e "s|@HOST@|$HOST|g" -e "s|@DATA_DIR@|$data_dir|g" "$TEMPLATE" >"$config_file"
+        -e "s|@HOST@|$HOST|g" -e "s|@ADVERTISED_HOST@|$HOST|g" -e "s|@DATA_DIR@|$data_dir|g" \
+        "$TEMPLATE" >"$config_file"
 }
 
 # Set java_cmd to the JVM command line that runs a class from the Kafka jars.

@@ -10,8 +10,8 @@ waited for their subject's opening, and turns everything that cannot be applied 
 from __future__ import annotations
 
 from collections import Counter
-from hashlib import blake2b
 from collections.abc import Iterable
+from hashlib import blake2b
 
 from events.decode import Decoder, Event, Reason, Rejection
 

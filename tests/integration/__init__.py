@@ -1,1 +1,1 @@
-"""Integration tests: each needs a real part (Kafka, PostgreSQL, Prometheus) that it starts itself."""
+"""Integration tests: each needs a real part (Kafka, PostgreSQL, Prometheus) it starts itself."""

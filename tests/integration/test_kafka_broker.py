@@ -91,7 +91,7 @@ def consume_with_kafka_python(bootstrap: str, topic: str, count: int) -> dict[Me
 async def consume_with_aiokafka(
     bootstrap: str, topic: str, count: int
 ) -> tuple[dict[Message, int], int]:
-    """Read `count` messages with aiokafka in a new group, commit, and return the committed total."""
+    """Read `count` messages with aiokafka in a new group, commit, and sum the committed offsets."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -184,9 +184,7 @@ class TestAiokafkaRoundTrip:
     def test_all_messages_arrive_and_the_group_commits(
         self, kafka_broker: str, topic: str, produced: dict[Message, int]
     ) -> None:
-        received, committed = asyncio.run(
-            consume_with_aiokafka(kafka_broker, topic, len(produced))
-        )
+        received, committed = asyncio.run(consume_with_aiokafka(kafka_broker, topic, len(produced)))
         assert sorted(received) == sorted(keyed_messages())
         assert received == produced
         assert committed == len(produced)
