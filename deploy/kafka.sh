@@ -62,7 +62,7 @@ kafka_version() {
 
 VERSION=$(kafka_version)
 readonly VERSION
-readonly CACHE_DIR=${CONTACTMON_CACHE:-$HOME/.cache/contactmon}/kafka-$VERSION
+readonly CACHE_DIR=${CONTACTMON_CACHE:-${HOME:-/tmp}/.cache/contactmon}/kafka-$VERSION
 readonly LIBS=$CACHE_DIR/libs
 readonly STATE_ROOT=${CONTACTMON_STATE:-/tmp/contactmon}
 
@@ -184,12 +184,15 @@ log_tail() {
     fi
 }
 
-# Write the broker's server.properties from the template.
+# Write the broker's server.properties from the template (its comments left out).
 render_config() {
     local port=$1 controller_port=$2 data_dir=$3
-    sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" \
-        -e "s|@HOST@|$HOST|g" -e "s|@ADVERTISED_HOST@|$HOST|g" -e "s|@DATA_DIR@|$data_dir|g" \
-        "$TEMPLATE" >"$config_file"
+    {
+        printf '# Written by deploy/kafka.sh from %s: edit that, not this.\n' "$TEMPLATE"
+        sed -e '/^#/d' -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" \
+            -e "s|@HOST@|$HOST|g" -e "s|@ADVERTISED_HOST@|$HOST|g" -e "s|@DATA_DIR@|$data_dir|g" \
+            "$TEMPLATE"
+    } >"$config_file"
 }
 
 # Set java_cmd to the JVM command line that runs a class from the Kafka jars.
@@ -199,8 +202,7 @@ build_java_cmd() {
     read -r -a jvm <<<"${KAFKA_JVM_OPTS:-}"
     java_cmd=("$(java_bin)" "${heap[@]}" "${jvm[@]}"
         -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
-        "-Dlog4j2.configurationFile=$LOG4J_CONFIG" "-Dkafka.logs.dir=$log_dir"
-        -cp "$LIBS/*")
+        "-Dlog4j2.configurationFile=$LOG4J_CONFIG" -cp "$LIBS/*")
 }
 
 # A random Kafka cluster id: 16 random bytes in unpadded URL-safe base64, what
