@@ -75,7 +75,8 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--until",
         type=_parse_until,
         metavar="TIME",
-        help="advance the clock to TIME (RFC 3339) so deadlines up to it are decided",
+        help="advance the clock to TIME (RFC 3339) so deadlines up to it are decided "
+        "(default: each municipality's clock stays at its newest event)",
     )
     p.add_argument(
         "--metrics-file",
@@ -200,6 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generate realistic, reproducible contact events for the municipalities.",
     )
     simulate_command.add_arguments(sim)
+    from streams.live import command as worker_command  # noqa: PLC0415
+
+    wrk = sub.add_parser(
+        "worker",
+        help="run the live stream processor on Kafka (settings from CONTACTMON_* variables)",
+        description=(
+            "The live stream processor: consumes contact.events from Kafka, applies the same core "
+            "as `replay`, sends bad events to the dead-letter topic, keeps checkpoints in the "
+            "store and serves /metrics."
+        ),
+    )
+    worker_command.add_arguments(wrk)
     return parser
 
 
@@ -212,6 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_replay(args)
         if args.command == "export":
             return _run_export(args)
+        if args.command == "worker":
+            from streams.live import command as worker_command  # noqa: PLC0415
+
+            return worker_command.run(args)
         from streams.simulate import command as simulate_command  # noqa: PLC0415
 
         return simulate_command.run(args)

@@ -24,6 +24,8 @@ ALLOWED_KEYS = frozenset(
         "field",
         "detail",
         "municipality",
+        "partition",
+        "offset",
         "type",
         "count",
         "events",
@@ -82,3 +84,37 @@ def configure(level: str = "INFO", json: bool | None = None) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
+
+
+def stdlib_logging_config(level: str = "INFO", json: bool | None = None) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` that renders stdlib records (Faust, aiokafka, kafka-python)
+    through the same processors as structlog, so the worker's log is one stream of one format."""
+    as_json = not sys.stderr.isatty() if json is None else json
+    renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "structlog": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "processors": [
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    allow_list,
+                    renderer,
+                ],
+                "foreign_pre_chain": [
+                    structlog.stdlib.add_log_level,
+                    structlog.stdlib.add_logger_name,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                ],
+            }
+        },
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "structlog", "stream": "ext://sys.stderr"}
+        },
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {
+            "aiokafka": {"level": "WARNING"},
+            "kafka": {"level": "WARNING"},
+        },
+    }

@@ -59,6 +59,7 @@ class Monitor:
         }
         self.rejected: Counter[str] = Counter()
         self.rejections: list[Rejection] = []  # drained by the driver (DLQ / rejects file)
+        self.last_time = 0.0  # event time of the last decoded event
 
     def process(self, raw: bytes, now: float) -> str:
         """Process one raw event; ``now`` is the wall clock for the future-time check."""
@@ -71,6 +72,7 @@ class Monitor:
     def apply(self, ev: Event) -> str:
         """Apply a decoded event (and any events that waited for its subject's opening)."""
         shard = self.shards[ev.municipality]
+        self.last_time = ev.time
         outcome = shard.apply(ev, _key(ev))
         if outcome == ALREADY_OPENED:
             self._reject(
@@ -109,19 +111,21 @@ class Monitor:
 
     def advance(self, now: float, cutoff: float | None = None) -> None:
         """Advance every shard's clock (the live worker's timer; ``--until`` in a replay)."""
-        for shard in self.shards.values():
-            shard.advance(now, cutoff)
-            if shard.expired:
-                self._expire(shard)
+        for slug in self.shards:
+            self.advance_one(slug, now, cutoff)
+
+    def advance_one(self, municipality: str, now: float, cutoff: float | None = None) -> None:
+        """Advance one shard's clock (the live worker sweeps only the partitions it owns)."""
+        shard = self.shards[municipality]
+        shard.advance(now, cutoff)
+        if shard.expired:
+            self._expire(shard)
 
     def finish(self, until: float | None = None) -> None:
-        """End of a replay: decide deadlines up to ``until`` (default: the newest event's time)."""
-        end = until
-        if end is None:
-            clocks = [s.clock for s in self.shards.values() if s.last_event_time is not None]
-            end = max(clocks) if clocks else None
+        """End of a replay: decide deadlines up to ``until``; without it, each municipality's
+        clock stays at its own newest event (as a live worker on event time would have it)."""
         for shard in self.shards.values():
-            shard.finish(end)
+            shard.finish(until)
             if shard.expired:
                 self._expire(shard)
 

@@ -1,0 +1,163 @@
+"""The Faust app of ``contactmon worker``: a thin adapter from Kafka to :class:`LiveRuntime`.
+
+One agent (concurrency 1: Faust can commit past unprocessed messages otherwise) reads the raw bytes
+of ``contact.events`` and hands (partition, offset, bytes) to the runtime; rejected events go to
+the dead-letter topic with their reason in the headers. Two timers sweep deadlines on the wall
+clock (only partitions whose consumer has caught up) and write checkpoints. Rebalance signals
+restore and release partitions; ``/metrics`` on Faust's web server exposes the contract's metrics
+of the owned partitions plus the pipeline's health.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import faust
+import structlog
+from faust.types import TP
+from faust.web import Request, Response, View
+from prometheus_client import CollectorRegistry
+
+from events.decode import Rejection
+from streams.exposition import CoreCollector, render
+from streams.live.health import HealthCollector
+from streams.live.runtime import LiveRuntime
+from streams.live.worker_settings import WorkerSettings
+
+log = structlog.get_logger(__name__)
+
+# prometheus_client's CONTENT_TYPE_LATEST without "; charset=utf-8", which aiohttp refuses here
+# (UTF-8 is the format's default anyway)
+EXPOSITION_TYPE = "text/plain; version=0.0.4"
+
+
+def _credentials(settings: WorkerSettings) -> Any:
+    if settings.uses_sasl and settings.sasl_password is not None:
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=settings.sasl_password.get_secret_value(),
+            ssl_context=settings.ssl_context() if settings.uses_tls else None,
+            mechanism=settings.sasl_mechanism,
+        )
+    if settings.uses_tls:
+        return faust.SSLCredentials(settings.ssl_context())
+    return None
+
+
+def create_app(settings: WorkerSettings, runtime: LiveRuntime) -> faust.App:
+    """The Faust app, wired to ``runtime``."""
+    app = faust.App(
+        settings.group_id,
+        broker=[f"kafka://{server}" for server in settings.servers],
+        broker_credentials=_credentials(settings),
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=False,  # topics are created by streams.live.topics
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
+        broker_commit_interval=1.0,
+        web_enabled=True,
+        web_bind=settings.metrics_host,
+        web_port=settings.metrics_port,
+        web_host=settings.metrics_host,
+        datadir=str(settings.data_dir),
+        autodiscover=False,
+    )
+    events_topic = app.topic(settings.events_topic, partitions=settings.partitions, internal=False)
+    dlq_topic = app.topic(settings.dlq_topic, partitions=settings.partitions, internal=False)
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(
+        CoreCollector(
+            runtime.owned_shards,
+            runtime.rejected_totals,
+            now=lambda: time.time() if runtime.wall_clock else None,
+        )
+    )
+
+    def lag(partition: int) -> int | None:
+        return _lag(app, settings.events_topic, runtime, partition)
+
+    registry.register(HealthCollector(runtime, lag))
+
+    async def dead_letters(rejections: Iterable[Rejection], partition: int, offset: int) -> None:
+        for r in rejections:
+            headers = [
+                ("reason", r.reason.value.encode()),
+                ("field", (r.field or "").encode()),
+                ("detail", r.detail.encode()),
+                ("source.topic", settings.events_topic.encode()),
+                ("source.partition", str(partition).encode()),
+                ("source.offset", str(offset).encode()),
+            ]
+            await dlq_topic.send(key=f"{partition}:{offset}".encode(), value=r.raw, headers=headers)
+            log.warning("event rejected", reason=r.reason.value, field=r.field, detail=r.detail)
+
+    @app.agent(events_topic, concurrency=1)
+    async def process(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            message = event.message
+            p = message.partition
+            rejections = runtime.handle(p, message.offset, event.value)
+            if rejections:
+                await dead_letters(rejections, p, message.offset)
+            if runtime.due_for_checkpoint(p):
+                runtime.checkpoint([p])
+
+    @app.timer(settings.sweep_interval)
+    async def sweep() -> None:
+        caught_up = [p for p in runtime.owned if lag(p) == 0]
+        rejections = runtime.tick(caught_up)
+        if rejections:  # held events expired on the wall clock: no source offset of their own
+            await dead_letters(rejections, -1, -1)
+
+    @app.timer(settings.checkpoint_interval)
+    async def checkpoint() -> None:
+        runtime.checkpoint(list(runtime.owned))
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: faust.App, revoked: set[TP], **_: Any) -> None:
+        mine = [tp.partition for tp in revoked if tp.topic == settings.events_topic]
+        runtime.release(mine)
+        log.info("partitions released", count=len(mine))
+
+    @app.on_rebalance_complete.connect
+    async def on_assigned(sender: faust.App, **_: Any) -> None:
+        assignment = [tp for tp in app.consumer.assignment() if tp.topic == settings.events_topic]
+        offsets = runtime.restore(tp.partition for tp in assignment)
+        # Faust seeks to the committed offsets right after this signal: commit the checkpoints'
+        # offsets first, so the consumer resumes exactly where the restored state ends.
+        if offsets:
+            await app.consumer._commit(  # noqa: SLF001  (explicit offsets: no public API)
+                {TP(settings.events_topic, p): offset for p, offset in offsets.items()}
+            )
+        log.info("partitions assigned", count=len(offsets))
+
+    @app.on_before_shutdown.connect
+    async def on_shutdown(sender: faust.App, **_: Any) -> None:
+        runtime.release(list(runtime.owned))
+
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(render(registry), content_type=EXPOSITION_TYPE)
+
+    return app
+
+
+def _lag(app: faust.App, topic: str, runtime: LiveRuntime, partition: int) -> int | None:
+    """Messages in an owned partition not yet processed here (None before the first fetch)."""
+    try:
+        highwater = app.consumer.highwater(TP(topic, partition))
+    except Exception:  # noqa: BLE001  (not assigned yet, or the consumer is restarting)
+        return None
+    if highwater is None or highwater < 0 or partition not in runtime.next_offset:
+        return None
+    return max(0, highwater - runtime.next_offset[partition])

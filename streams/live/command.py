@@ -1,0 +1,119 @@
+"""``contactmon worker``: the live stream processor (settings from CONTACTMON_* variables)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import partial
+
+import structlog
+
+from streams.core.config import ConfigError, load_norms
+from streams.live.settings import SettingsError, load_settings
+from streams.live.worker_settings import WorkerSettings
+from streams.logs import stdlib_logging_config
+from streams.store import StoreError, open_store
+
+log = structlog.get_logger(__name__)
+
+EXIT_USAGE = 2
+
+ENVIRONMENT_HELP = """\
+settings (environment variables):
+  CONTACTMON_BOOTSTRAP_SERVERS   Kafka brokers, comma-separated (default 127.0.0.1:9092)
+  CONTACTMON_SECURITY_PROTOCOL   PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+  CONTACTMON_SASL_MECHANISM      PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
+  CONTACTMON_SASL_USERNAME / CONTACTMON_SASL_PASSWORD
+  CONTACTMON_SSL_CAFILE / CONTACTMON_SSL_CERTFILE / CONTACTMON_SSL_KEYFILE
+  CONTACTMON_EVENTS_TOPIC        (default contact.events)
+  CONTACTMON_DLQ_TOPIC           (default contact.events.dlq)
+  CONTACTMON_PARTITIONS          partitions of both topics when created (default 4)
+  CONTACTMON_REPLICATION_FACTOR  (default 1)
+  CONTACTMON_GROUP_ID            consumer group; checkpoints are kept per group (default contactmon)
+  CONTACTMON_NORMS_FILE          norms YAML (default: the shipped norms)
+  CONTACTMON_STORE_URL           outcome store and checkpoints; postgresql://... for several workers
+  CONTACTMON_METRICS_HOST / CONTACTMON_METRICS_PORT   where /metrics is served (127.0.0.1:6066)
+  CONTACTMON_DATA_DIR            Faust's working directory (default ./contactmon-data)
+  CONTACTMON_CLOCK               wall (default) | event: event time only, for replaying history
+  CONTACTMON_LATENESS            seconds an event may arrive out of order (default 300)
+  CONTACTMON_SWEEP_INTERVAL      seconds between wall-clock deadline sweeps (default 5)
+  CONTACTMON_CHECKPOINT_INTERVAL seconds between checkpoints (default 5)
+  CONTACTMON_SESSION_TIMEOUT     Kafka group session timeout in seconds (default 30)
+  CONTACTMON_LOG_LEVEL           DEBUG | INFO | WARNING | ERROR
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = ENVIRONMENT_HELP
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="forget the stored checkpoints of this consumer group and rebuild the state from the "
+        "start of the topic (needed after the norms' rules change)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import faust  # noqa: PLC0415  (faust is slow to import; only the worker needs it)
+
+    from streams.live.app import create_app  # noqa: PLC0415
+    from streams.live.runtime import LiveRuntime  # noqa: PLC0415
+    from streams.live.topics import TopicError, ensure_topics, partition_for  # noqa: PLC0415
+
+    try:
+        settings = load_settings(WorkerSettings)
+    except SettingsError as exc:
+        print(f"contactmon worker: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = load_norms(settings.norms_file)
+        store = open_store(settings.store_url)
+    except (ConfigError, StoreError) as exc:
+        print(f"contactmon worker: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.rebuild:
+        removed = store.delete_checkpoints(settings.group_id, settings.events_topic)
+        log.info("checkpoints deleted: state is rebuilt from the topic", count=removed)
+    try:
+        partitions = ensure_topics(settings)[settings.events_topic]
+    except TopicError as exc:
+        print(f"contactmon worker: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    runtime = LiveRuntime(
+        config,
+        store,
+        group=settings.group_id,
+        topic=settings.events_topic,
+        partition_of=partial(partition_for, partitions=partitions),
+        lateness=settings.lateness,
+        wall_clock=settings.clock == "wall",
+        checkpoint_every=settings.checkpoint_every,
+    )
+    app = create_app(settings, runtime)
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log_level,
+        logging_config=stdlib_logging_config(settings.log_level),
+        redirect_stdouts=False,
+        quiet=True,
+    )
+    log.info(
+        "worker starting",
+        path=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
+        store=_redacted(settings.store_url),
+    )
+    try:
+        worker.execute_from_commandline()
+    finally:
+        store.close()
+    return 0
+
+
+def _redacted(url: str) -> str:
+    """A store URL without its password, for the log."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return url

@@ -1,0 +1,234 @@
+"""The live worker's state keeping, without Faust: partitions, offsets, checkpoints, sweeps.
+
+Faust delivers (partition, offset, bytes); this class applies them to the same
+:class:`~streams.core.monitor.Monitor` that ``contactmon replay`` uses, and keeps the worker
+correct across crashes and partition moves with *checkpoints*:
+
+* every municipality lives in exactly one partition (the events are keyed by municipality), so the
+  state of a partition is the state of its municipalities' shards;
+* a checkpoint is that state plus the partition's next offset, written to the outcome store in one
+  transaction with the outcome rows that changed (``OutcomeStore.save_checkpoints``);
+* when a worker gets a partition, it restores the checkpoint and the Kafka consumer is moved to the
+  checkpoint's offset (the app commits that offset before Faust seeks to committed offsets), so
+  every event after the checkpoint is applied exactly once, whatever Faust had committed before a
+  crash; events before it that are delivered again are skipped by offset;
+* when a worker loses a partition, it writes a checkpoint first and then drops the shards, so their
+  series vanish from its /metrics and appear on the new owner with the counters continuing.
+
+Why not Faust tables: a table changelog persists per-key values, but our aggregates (counters,
+rolling windows, the deadline index) span keys, and at-least-once redelivery would apply an event's
+effects twice to them. Storing the whole state with the offset it reflects, in one transaction, is
+the Kafka pattern for exactly-once results with an external store (see ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import structlog
+
+from events.decode import Rejection
+from streams.core import snapshot
+from streams.core.config import MonitorConfig
+from streams.core.monitor import Monitor
+from streams.core.records import changes_of
+from streams.core.shard import Shard
+from streams.store.base import Checkpoint, OutcomeStore
+from streams.store.records import OutcomeBatch
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class PartitionStats:
+    """Pipeline health of one owned partition."""
+
+    processed: int = 0  # events applied or rejected (not the skipped redeliveries)
+    skipped: int = 0  # delivered again after a restart, already in the restored state
+    last_delay: float | None = None  # wall clock minus event time of the last applied event
+    last_processed_at: float | None = None  # wall clock
+    last_checkpoint_at: float | None = None
+    since_checkpoint: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+class LiveRuntime:
+    """Owned partitions and their shards, driven by the Faust app in ``streams.live.app``."""
+
+    def __init__(
+        self,
+        config: MonitorConfig,
+        store: OutcomeStore,
+        *,
+        group: str,
+        topic: str,
+        partition_of: Callable[[str], int],
+        lateness: float = 300.0,
+        wall_clock: bool = True,
+        checkpoint_every: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.group = group
+        self.topic = topic
+        self.lateness = lateness
+        self.wall_clock = wall_clock
+        self.checkpoint_every = checkpoint_every
+        self.clock = clock
+        self.monitor = Monitor(config, lateness=lateness, track_changes=True)
+        self.slugs_of: dict[int, list[str]] = {}
+        for slug in config.slugs:
+            self.slugs_of.setdefault(partition_of(slug), []).append(slug)
+        self.owned: dict[int, PartitionStats] = {}
+        self.next_offset: dict[int, int] = {}
+
+    # --- ownership ------------------------------------------------------------------------------
+
+    def restore(self, partitions: Iterable[int]) -> dict[int, int]:
+        """Take ownership of ``partitions`` from their checkpoints; returns the offsets to resume at.
+
+        A partition without a checkpoint starts empty at offset 0: the whole topic is replayed into
+        it (a first start, or a store that was reset).
+        """
+        offsets: dict[int, int] = {}
+        for p in sorted(partitions):
+            if p in self.owned:
+                offsets[p] = self.next_offset[p]
+                continue
+            stats = PartitionStats()
+            checkpoint = self.store.load_checkpoint(self.group, self.topic, p)
+            for slug in self.slugs_of.get(p, []):  # forget whatever an earlier ownership left
+                self.monitor.shards[slug] = self._empty_shard(slug)
+            if checkpoint is None:
+                self.next_offset[p] = 0
+            else:
+                shards, extra = snapshot.load_with_extra(
+                    checkpoint.state, self.config, lateness=self.lateness, track_changes=True
+                )
+                for shard in shards:
+                    self.monitor.shards[shard.municipality] = shard
+                stats.rejected.update(extra.get("rejected", {}))
+                stats.last_checkpoint_at = checkpoint.saved_at
+                self.next_offset[p] = checkpoint.offset
+            self.owned[p] = stats
+            offsets[p] = self.next_offset[p]
+            log.info("partition restored", partition=p, offset=offsets[p])
+        return offsets
+
+    def release(self, partitions: Iterable[int]) -> None:
+        """Checkpoint ``partitions`` and stop exporting and processing them."""
+        mine = [p for p in partitions if p in self.owned]
+        if not mine:
+            return
+        self.checkpoint(mine, force=True)
+        for p in mine:
+            del self.owned[p]
+            for slug in self.slugs_of.get(p, []):
+                self.monitor.shards[slug] = self._empty_shard(slug)
+
+    def _empty_shard(self, slug: str) -> Shard:
+        return Shard(
+            slug,
+            self.config.norms_by_municipality[slug],
+            self.config.calendar,
+            lateness=self.lateness,
+            track_changes=True,
+        )
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def handle(self, partition: int, offset: int, raw: bytes) -> list[Rejection]:
+        """Apply one message; returns its rejections (for the dead-letter topic)."""
+        stats = self.owned.get(partition)
+        if stats is None:
+            raise RuntimeError(f"partition {partition} is not owned by this worker")
+        if offset < self.next_offset[partition]:
+            stats.skipped += 1
+            return []
+        now = self.clock()
+        if self.monitor.process(raw, now) != "rejected":
+            stats.last_delay = now - self.monitor.last_time
+        self.next_offset[partition] = offset + 1
+        stats.processed += 1
+        stats.since_checkpoint += 1
+        stats.last_processed_at = now
+        rejections = self.monitor.take_rejections()
+        for r in rejections:
+            stats.rejected[r.reason.value] += 1
+        return rejections
+
+    def due_for_checkpoint(self, partition: int) -> bool:
+        stats = self.owned.get(partition)
+        return stats is not None and stats.since_checkpoint >= self.checkpoint_every
+
+    # --- time -----------------------------------------------------------------------------------
+
+    def tick(self, caught_up: Iterable[int]) -> list[Rejection]:
+        """Wall-clock sweep of the partitions whose consumer has caught up with the topic.
+
+        Only a caught-up partition may move on the wall clock: behind, its clock follows event time,
+        so a backlog is judged as it happened and not all at once against today.
+        """
+        if not self.wall_clock:
+            return []
+        now = self.clock()
+        rejections: list[Rejection] = []
+        for p in caught_up:
+            stats = self.owned.get(p)
+            if stats is None:
+                continue
+            for slug in self.slugs_of.get(p, []):
+                self.monitor.advance_one(slug, now)
+            found = self.monitor.take_rejections()
+            for r in found:
+                stats.rejected[r.reason.value] += 1
+            rejections.extend(found)
+        return rejections
+
+    # --- checkpoints ----------------------------------------------------------------------------
+
+    def checkpoint(self, partitions: Iterable[int], *, force: bool = False) -> int:
+        """Write a checkpoint of each owned partition that changed; returns how many were written."""
+        checkpoints: list[Checkpoint] = []
+        batch = OutcomeBatch()
+        now = self.clock()
+        written: list[int] = []
+        for p in sorted(partitions):
+            stats = self.owned.get(p)
+            if stats is None:
+                continue
+            shards = [self.monitor.shards[s] for s in self.slugs_of.get(p, [])]
+            changed = any(s.dirty_items or s.dirty_calls or s.new_feedback for s in shards)
+            if not (force or stats.since_checkpoint or changed):
+                continue
+            for shard in shards:
+                changes_of(shard, batch)
+            state = snapshot.dump(shards, self.config, extra={"rejected": dict(stats.rejected)})
+            checkpoints.append(
+                Checkpoint(self.group, self.topic, p, self.next_offset[p], state, now)
+            )
+            written.append(p)
+        if not checkpoints:
+            return 0
+        self.store.save_checkpoints(checkpoints, batch)
+        for p in written:
+            self.owned[p].since_checkpoint = 0
+            self.owned[p].last_checkpoint_at = now
+        return len(checkpoints)
+
+    # --- read-outs ------------------------------------------------------------------------------
+
+    def owned_shards(self) -> list[Shard]:
+        return [
+            self.monitor.shards[s] for p in sorted(self.owned) for s in self.slugs_of.get(p, [])
+        ]
+
+    def rejected_totals(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for stats in self.owned.values():
+            total.update(stats.rejected)
+        return total
