@@ -117,7 +117,7 @@ def _families() -> dict[str, Family]:
             ("municipality",),
         ),
         (
-            "contact_state_subjects",
+            "contactmon_state_subjects",
             "gauge",
             "Items and calls held in state.",
             ("municipality", "family"),
@@ -187,5 +187,5 @@ def _collect_shard(fam: dict[str, Family], shard: Shard, now: float) -> None:
     if shard.last_event_time is not None:
         fam["contact_last_event_timestamp_seconds"].add((m,), shard.last_event_time)
     fam["contact_events_held"].add((m,), shard.held_count())
-    fam["contact_state_subjects"].add((m, "item"), len(shard.items))
-    fam["contact_state_subjects"].add((m, "call"), len(shard.calls))
+    fam["contactmon_state_subjects"].add((m, "item"), len(shard.items))
+    fam["contactmon_state_subjects"].add((m, "call"), len(shard.calls))

@@ -1,8 +1,16 @@
-"""The ``contactmon simulate`` subcommand: write simulated contract events as JSON Lines.
+"""The ``contactmon simulate`` subcommand: simulated contract events to a JSON Lines file or Kafka.
 
 The CLI module registers the subcommand with `add_arguments` and calls `run`; `run` returns the
-process exit code (0 done, 2 a usage error such as an unknown municipality or ``--to kafka``,
-which is not available yet).
+process exit code: 0 done, 1 Kafka failed (no broker answers, a topic is missing or has too few
+partitions, deliveries failed), 2 a usage error (an unknown municipality, an option that does not
+go with the target, unusable ``CONTACTMON_*`` settings).
+
+``--to file`` writes one event per line. ``--to kafka`` sends the same events, in the same order,
+to the events topic with `streams.live.producer.produce`: the value is the event's line without
+its line break, the key the municipality. The Kafka settings come from the ``CONTACTMON_*``
+environment variables (`streams.live.settings.KafkaSettings`), ``--bootstrap-servers`` overriding
+``CONTACTMON_BOOTSTRAP_SERVERS``; ``--ensure-topics`` creates the topics first, ``--rate`` and
+``--speed`` pace the sending.
 
 Events whose time lies after the moment of the run are left out, because the contract rejects
 events more than ten minutes in the future; the summary line says how many. A period in the past
@@ -12,6 +20,7 @@ is therefore unaffected, and the same arguments give byte-identical output.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from calendar import monthrange
@@ -19,7 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import date, datetime
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from events.vocabulary import TYPE_PREFIX
 from streams.simulate.generator import ZONE, Event, event_time, shuffle_arrival, simulate
@@ -27,13 +36,20 @@ from streams.simulate.generator import write_jsonl as write_events
 from streams.simulate.profiles import DEFAULT_MUNICIPALITIES, SimulationError
 from streams.simulate.scenarios import SCENARIOS
 
+if TYPE_CHECKING:
+    from streams.live.producer import Progress
+
 __all__ = ["add_arguments", "add_months", "default_start", "run"]
 
 TARGETS = ("file", "kafka")
-NOT_YET = (
-    "contactmon simulate: --to kafka is not available yet (it comes with the live pipeline); "
-    "write a file with --to file --out PATH and feed it to `contactmon replay`"
-)
+EXIT_KAFKA = 1
+EXIT_USAGE = 2
+KAFKA_OPTIONS = {
+    "bootstrap_servers": "--bootstrap-servers",
+    "rate": "--rate",
+    "speed": "--speed",
+    "ensure_topics": "--ensure-topics",
+}
 
 
 def _iso_date(text: str) -> date:
@@ -63,25 +79,47 @@ def _minutes(text: str) -> float:
     return value
 
 
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number above 0: {text!r}")
+    return value
+
+
+def _servers(text: str) -> str:
+    from streams.live.settings import parse_bootstrap_servers  # noqa: PLC0415  (see _send)
+
+    try:
+        return ",".join(parse_bootstrap_servers(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``contactmon simulate`` to ``parser``."""
     parser.description = (
         "Write realistic, reproducible contact events (the contract's CloudEvents) for the "
         "municipalities: Fixi reports, questions, call-back requests, complaints, applications, "
         "phone/chat/counter calls and feedback. Items are opened in the period; their follow-up "
-        "events (responses, closes, feedback) are written too, also after the period, up to now."
+        "events (responses, closes, feedback) are written too, also after the period, up to now. "
+        "They go to a JSON Lines file (--to file) or to the Kafka events topic (--to kafka)."
     )
     parser.add_argument(
         "--to",
         choices=TARGETS,
         default="file",
-        help="where the events go (default: file). kafka is not available yet: exits with 2",
+        help="where the events go (default: file). file: JSON Lines to --out. kafka: each event "
+        "to the events topic (CONTACTMON_EVENTS_TOPIC, default contact.events), keyed by "
+        "municipality, with the Kafka settings of the CONTACTMON_* environment variables",
     )
     parser.add_argument(
         "--out",
-        default="-",
         metavar="PATH",
-        help="JSON Lines file to write, one event per line; '-' is stdout (default)",
+        help="with --to file: the JSON Lines file to write, one event per line; '-' is stdout "
+        "(default)",
     )
     parser.add_argument(
         "--start",
@@ -138,6 +176,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "minutes, to test out-of-order arrival (default 0: event-time order); replay it with "
         "--lateness of at least M·60 seconds for the same outcomes as in order",
     )
+    kafka = parser.add_argument_group("with --to kafka")
+    kafka.add_argument(
+        "--bootstrap-servers",
+        type=_servers,
+        metavar="HOST:PORT[,...]",
+        help="the Kafka brokers (default: CONTACTMON_BOOTSTRAP_SERVERS, else 127.0.0.1:9092)",
+    )
+    kafka.add_argument(
+        "--ensure-topics",
+        action="store_true",
+        help="first create the events and dead-letter topics when missing (CONTACTMON_PARTITIONS "
+        "partitions, default 4); fails when one exists with fewer",
+    )
+    kafka.add_argument(
+        "--rate",
+        type=_positive_number,
+        metavar="N",
+        help="send at most N events per second (default: as fast as the broker takes them)",
+    )
+    kafka.add_argument(
+        "--speed",
+        type=_positive_number,
+        metavar="X",
+        help="play back on event time, X times faster than real time: 8640 plays a day in 10 "
+        "seconds (a single pause is at most a few seconds; the events keep their own times)",
+    )
 
 
 def add_months(day: date, months: int) -> date:
@@ -158,26 +222,109 @@ def run(args: argparse.Namespace) -> int:
         for name, scenario in sorted(SCENARIOS.items()):
             print(f"{name}\t{scenario.description}")
         return 0
-    if args.to == "kafka":
-        print(NOT_YET, file=sys.stderr)
-        return 2
+    misplaced = _misplaced_options(args)
+    if misplaced:
+        print(f"contactmon simulate: error: {misplaced}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         events = _events(args)
     except SimulationError as error:
         print(f"contactmon simulate: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     now = time.time()
     kept = [event for event in events if event_time(event) <= now]
     if args.shuffle_minutes:
         kept = shuffle_arrival(kept, args.shuffle_minutes, args.seed)
+    future = len(events) - len(kept)
+    if args.to == "kafka":
+        return _send(args, kept, future)
+    out_path = args.out or "-"
     with ExitStack() as stack:
         out: BinaryIO = sys.stdout.buffer
-        if args.out != "-":
-            out = stack.enter_context(open(args.out, "wb"))
+        if out_path != "-":
+            out = stack.enter_context(open(out_path, "wb"))
         written = write_events(kept, out)
         out.flush()
-    print(_summary(kept, written, len(events) - len(kept), args.out), file=sys.stderr)
+    target = "stdout" if out_path == "-" else out_path
+    print(_summary(kept, f"{written} events written to {target}", future), file=sys.stderr)
     return 0
+
+
+def _misplaced_options(args: argparse.Namespace) -> str | None:
+    """Why the options do not go with the target (``--out`` with kafka, ``--rate`` with file)."""
+    if args.to == "kafka":
+        return "--out is for --to file; --to kafka sends to the events topic" if args.out else None
+    given = [option for name, option in KAFKA_OPTIONS.items() if getattr(args, name, None)]
+    if given:
+        verb = "go" if len(given) > 1 else "goes"
+        return f"{', '.join(given)} {verb} only with --to kafka"
+    return None
+
+
+def _send(args: argparse.Namespace, events: Sequence[Event], future: int) -> int:
+    """Send the events to the Kafka events topic; returns the exit code."""
+    # Imported here: the Kafka client and pydantic-settings take a fifth of a second to import,
+    # which `contactmon --help` and `--to file` need not pay.
+    from streams.live.producer import ProducerError, produce  # noqa: PLC0415
+    from streams.live.settings import KafkaSettings, SettingsError, load_settings  # noqa: PLC0415
+    from streams.live.topics import TopicError, ensure_topics  # noqa: PLC0415
+
+    overrides = {"bootstrap_servers": args.bootstrap_servers} if args.bootstrap_servers else {}
+    try:
+        settings = load_settings(KafkaSettings, overrides=overrides)
+    except SettingsError as error:
+        lines = "".join(f"\n  {problem}" for problem in error.problems)
+        print(f"contactmon simulate: the Kafka settings cannot be used:{lines}", file=sys.stderr)
+        return EXIT_USAGE
+    _quiet_kafka_client()
+    line = _ProgressLine(len(events)) if sys.stderr.isatty() else None
+    try:
+        if args.ensure_topics:
+            ensure_topics(settings)
+        sent = produce(events, settings, rate=args.rate, speed=args.speed, progress=line)
+    except (TopicError, ProducerError) as error:
+        if line is not None:
+            line.finish()
+        print(f"contactmon simulate: {error}", file=sys.stderr)
+        return EXIT_KAFKA
+    if line is not None:
+        line.finish()
+    target = f"topic {settings.events_topic} on {settings.bootstrap_servers}"
+    print(_summary(events, f"{sent} events sent to {target}", future), file=sys.stderr)
+    return 0
+
+
+def _quiet_kafka_client() -> None:
+    """Silence kafka-python's own log lines (every connect and retry) unless debugging.
+
+    Its INFO lines drown the progress line and its connection ERRORs repeat on every retry; what
+    went wrong reaches the user once, in the TopicError or ProducerError message.
+    """
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
+class _ProgressLine:
+    """A progress line on the terminal, rewritten in place: sent, rate, the event time reached."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.shown = False
+
+    def __call__(self, progress: Progress) -> None:
+        rate = progress.sent / progress.elapsed if progress.elapsed > 0 else 0.0
+        text = f"{progress.sent}/{self.total} events sent ({rate:.0f}/s)"
+        if progress.event_time:
+            text += f", event time {progress.event_time}"
+        sys.stderr.write(f"\r{text}\x1b[K")
+        sys.stderr.flush()
+        self.shown = True
+
+    def finish(self) -> None:
+        """End the line, so what comes next starts on a line of its own."""
+        if self.shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def _events(args: argparse.Namespace) -> list[Event]:
@@ -205,12 +352,11 @@ def _events(args: argparse.Namespace) -> list[Event]:
     return simulate(start, end, municipalities, seed=args.seed, slip=set(args.slip or ()))
 
 
-def _summary(events: Sequence[Event], written: int, future: int, out: str) -> str:
+def _summary(events: Sequence[Event], done: str, future: int) -> str:
     """One line for stderr: how many events went where, per type, and how many were left out."""
     counts = Counter(event["type"].removeprefix(TYPE_PREFIX) for event in events)
     per_type = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
-    target = "stdout" if out == "-" else out
-    line = f"contactmon simulate: {written} events written to {target} ({per_type})"
+    line = f"contactmon simulate: {done} ({per_type})"
     if future:
         line += f"; {future} events later than now left out"
     return line

@@ -1,9 +1,17 @@
-"""The outcome store: where the core's item, norm, call and feedback rows live for the export.
+"""The outcome store: where the core's item, norm, call and feedback rows live for the export,
+and where the live worker keeps a checkpoint (its state and next offset) per Kafka partition.
 
-`open_store(url)` picks the backend: a SQLite file (the default, `DEFAULT_STORE_URL`) for now.
+`open_store(url)` picks the backend: a SQLite file (the default, `DEFAULT_STORE_URL`, for one
+worker) or a PostgreSQL database (`postgresql://…`, shared by several workers).
 """
 
-from streams.store.base import DEFAULT_STORE_URL, OutcomeStore, StoreError, open_store
+from streams.store.base import (
+    DEFAULT_STORE_URL,
+    Checkpoint,
+    OutcomeStore,
+    StoreError,
+    open_store,
+)
 from streams.store.records import (
     CallRecord,
     FeedbackRecord,
@@ -15,6 +23,7 @@ from streams.store.records import (
 __all__ = [
     "DEFAULT_STORE_URL",
     "CallRecord",
+    "Checkpoint",
     "FeedbackRecord",
     "ItemRecord",
     "NormRecord",

@@ -4,12 +4,18 @@ The core hands the store complete row snapshots (streams/store/records.py) in ba
 export reads them back by month. Every write is an upsert by key in one transaction, so a replay of
 the same events, or an at-least-once redelivery, leaves the store exactly as it was.
 
+The live worker also keeps a `Checkpoint` per Kafka partition here: its serialized state and the
+next offset to read, saved in the same transaction as the rows that state produced, so after a
+crash or a partition move the next owner continues exactly where the rows end.
+
 Backends are imported inside `open_store`, so a driver is only needed when its URL is used.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -25,11 +31,35 @@ from streams.store.records import (
 DEFAULT_STORE_URL = "sqlite:///contactmon.sqlite3"
 """An embedded database file `contactmon.sqlite3` in the working directory."""
 
-ACCEPTED_URLS = "sqlite:///relative/path.sqlite3, sqlite:////absolute/path.sqlite3 or a file path"
+ACCEPTED_URLS = (
+    "sqlite:///relative/path.sqlite3, sqlite:////absolute/path.sqlite3, a file path, "
+    "or postgresql://user@host:port/database"
+)
+POSTGRES_SCHEMES = frozenset({"postgresql", "postgres"})
 
 
 class StoreError(Exception):
     """The store cannot be opened, read or written; the message says which store and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A worker's saved progress on one Kafka partition. Key: (group, topic, partition).
+
+    `state` is opaque to the store (the worker's serialized state, possibly megabytes); `offset`
+    is the next offset to read, that is the last applied offset + 1.
+    """
+
+    group: str  # the Kafka consumer group (the worker's app id)
+    topic: str
+    partition: int
+    offset: int  # the next offset to read (last applied + 1)
+    state: bytes  # opaque
+    saved_at: float  # UTC epoch seconds
+
+    def describe(self) -> str:
+        """`group/topic[partition]`, for messages."""
+        return f"{self.group}/{self.topic}[{self.partition}]"
 
 
 class OutcomeStore(ABC):
@@ -45,6 +75,26 @@ class OutcomeStore(ABC):
 
         Keys: items and calls (municipality, subject); norms (municipality, subject, norm);
         feedback (municipality, key).
+        """
+
+    @abstractmethod
+    def save_checkpoints(self, checkpoints: Sequence[Checkpoint], batch: OutcomeBatch) -> None:
+        """Upsert `batch` (as `write` does) and every checkpoint, all in ONE transaction.
+
+        Checkpoints are keyed by (group, topic, partition). An offset never moves backwards: when
+        a stored offset is greater than the new one (a stale worker writing after its partition
+        moved to another), StoreError is raised and nothing of the call is written.
+        """
+
+    @abstractmethod
+    def load_checkpoint(self, group: str, topic: str, partition: int) -> Checkpoint | None:
+        """The checkpoint saved for this partition, or None when there is none."""
+
+    @abstractmethod
+    def delete_checkpoints(self, group: str, topic: str) -> int:
+        """Delete every partition's checkpoint of `group` on `topic` (for a full rebuild).
+
+        Returns how many were deleted.
         """
 
     @abstractmethod
@@ -104,18 +154,36 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path)
 
 
-def open_store(url: str, *, create: bool = True) -> OutcomeStore:
-    """Open the store that `url` names (see `sqlite_path`); the default is `DEFAULT_STORE_URL`.
+def stale_offset_message(new: Checkpoint, stored_offset: int) -> str:
+    """Why a checkpoint was refused: its partition's stored offset is ahead of it."""
+    return (
+        f"checkpoint for {new.describe()} refused: the stored offset {stored_offset} is ahead of "
+        f"{new.offset}; another worker owns this partition now (nothing of this save was written)"
+    )
 
-    With `create=False` a missing database file is an error rather than a new empty store, which
-    is what a reader such as the export wants.
+
+def check_checkpoint(checkpoint: Checkpoint) -> None:
+    """Refuse a checkpoint that no Kafka partition could have: a negative partition or offset."""
+    if checkpoint.partition < 0 or checkpoint.offset < 0:
+        raise StoreError(
+            f"checkpoint for {checkpoint.describe()} has offset {checkpoint.offset}; "
+            "partitions and offsets are never negative"
+        )
+
+
+def open_store(url: str, *, create: bool = True) -> OutcomeStore:
+    """Open the store that `url` names; the default is `DEFAULT_STORE_URL`.
+
+    `postgresql://` and `postgres://` URLs (also `postgresql+psycopg://`, as SQLAlchemy writes
+    them) open a `PostgresStore`; everything `sqlite_path` accepts opens a `SqliteStore`. With
+    `create=False` a missing database file, or a PostgreSQL database without the store's tables,
+    is an error rather than a new empty store, which is what a reader such as the export wants.
     """
     scheme = url.partition("://")[0].lower() if "://" in url else ""
-    if scheme in {"postgresql", "postgres"} or scheme.startswith("postgresql+"):
-        raise StoreError(
-            "the PostgreSQL store arrives with the live-pipeline work; "
-            f"use a sqlite URL for now ({ACCEPTED_URLS})"
-        )
+    if scheme in POSTGRES_SCHEMES or scheme.startswith("postgresql+"):
+        from streams.store.postgres import PostgresStore  # noqa: PLC0415 - backends load on demand
+
+        return PostgresStore(url, create=create)
     path = sqlite_path(url)
     if path is None:
         if not url:

@@ -7,8 +7,10 @@ script's output and its log tail in the message, so a broken set-up is seen at o
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,3 +126,93 @@ def kafka_broker(
         stopped = kafka_script.run("stop", "--port", str(port))
         if stopped.returncode != 0:
             pytest.fail(kafka_script.explain(port, "the Kafka broker did not stop", stopped))
+
+
+# ---- PostgreSQL ------------------------------------------------------------------------
+
+POSTGRES_SH = REPO / "deploy" / "postgres.sh"
+
+# A cold `start` may first install the Debian package `postgresql` with apt-get.
+POSTGRES_SCRIPT_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class PostgresScript:
+    """Runs deploy/postgres.sh with its own state root, so tests never touch a developer's server.
+
+    The state root is a fresh directory under /tmp that everyone may enter: as root the script
+    runs the server as the `postgres` user, which cannot enter pytest's private temp dirs.
+    """
+
+    state_root: Path
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run one subcommand of the script and return its exit code and output."""
+        env = {**os.environ, "CONTACTMON_STATE": str(self.state_root)}
+        return subprocess.run(
+            ["bash", str(POSTGRES_SH), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=POSTGRES_SCRIPT_TIMEOUT_S,
+            check=False,
+        )
+
+    def log_file(self, port: int) -> Path:
+        """Where the server on `port` writes its log."""
+        return self.state_root / f"postgres-{port}" / "postgres.log"
+
+    def log_tail(self, port: int) -> str:
+        """The last lines of the server's log, or a note that there is none."""
+        log = self.log_file(port)
+        if not log.exists():
+            return f"(no server log at {log})"
+        tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        return "\n".join([f"--- last lines of {log} ---", *tail])
+
+    def explain(self, port: int, what: str, result: subprocess.CompletedProcess[str]) -> str:
+        """A failure message: what failed, the script's output and the server log's tail."""
+        lines = [
+            f"{what}: deploy/postgres.sh exited with {result.returncode}",
+            "--- stdout ---",
+            result.stdout.rstrip(),
+            "--- stderr ---",
+            result.stderr.rstrip(),
+        ]
+        if "--- last lines of" not in result.stderr:  # the script shows it when it fails
+            lines.append(self.log_tail(port))
+        return "\n".join(lines)
+
+
+@pytest.fixture(scope="session")
+def postgres_script() -> Iterator[PostgresScript]:
+    """deploy/postgres.sh with a state root of this test session's own, removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="contactmon-pg-"))
+    root.chmod(0o755)
+    try:
+        yield PostgresScript(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres(postgres_script: PostgresScript) -> Iterator[str]:
+    """A real PostgreSQL server on a free port; yields the URL of its `contactmon` database."""
+    (port,) = free_ports(1)
+    try:
+        started = postgres_script.run("start", "--port", str(port))
+    except subprocess.TimeoutExpired as exc:
+        postgres_script.run("stop", "--port", str(port))
+        pytest.fail(
+            f"deploy/postgres.sh start did not finish within {exc.timeout:.0f}s\n"
+            + postgres_script.log_tail(port)
+        )
+    if started.returncode != 0:
+        pytest.fail(postgres_script.explain(port, "PostgreSQL could not start", started))
+    url = started.stdout.strip().splitlines()[-1]
+    try:
+        yield url
+    finally:
+        stopped = postgres_script.run("stop", "--port", str(port))
+        if stopped.returncode != 0:
+            pytest.fail(postgres_script.explain(port, "PostgreSQL did not stop", stopped))

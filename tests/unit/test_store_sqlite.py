@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from streams.store import (
     DEFAULT_STORE_URL,
     CallRecord,
+    Checkpoint,
     FeedbackRecord,
     ItemRecord,
     NormRecord,
@@ -19,7 +22,7 @@ from streams.store import (
     StoreError,
     open_store,
 )
-from streams.store.sqlite import SCHEMA_VERSION, SqliteStore
+from streams.store.sqlite import BUSY_TIMEOUT_SECONDS, SCHEMA_VERSION, SqliteStore
 
 
 def at(text: str) -> float:
@@ -119,7 +122,7 @@ def sample_batch() -> OutcomeBatch:
     )
 
 
-TABLES = ("items", "norms", "calls", "feedback", "schema_version")
+TABLES = ("items", "norms", "calls", "feedback", "checkpoints", "schema_version")
 
 
 def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -174,12 +177,21 @@ class TestOpenStore:
 
     @pytest.mark.parametrize(
         "url",
-        ["postgresql://contactmon@db/contactmon", "postgres://db/x", "postgresql+psycopg://x"],
+        [
+            "postgresql://contactmon:hunter2@127.0.0.1:1/contactmon",
+            "postgres://contactmon:hunter2@127.0.0.1:1/contactmon",
+            "postgresql+psycopg://contactmon:hunter2@127.0.0.1:1/contactmon",
+        ],
     )
-    def test_postgresql_is_refused_with_directions(self, url: str) -> None:
-        with pytest.raises(StoreError, match="PostgreSQL store arrives") as raised:
+    def test_postgresql_urls_go_to_postgresql_and_name_the_server_not_the_password(
+        self, url: str
+    ) -> None:
+        # Port 1 refuses at once: the URL reached psycopg, and the message names the place.
+        with pytest.raises(
+            StoreError, match=r"cannot connect to PostgreSQL \(database contactmon on 127.0.0.1:1\)"
+        ) as raised:
             open_store(url)
-        assert "sqlite:///" in str(raised.value)
+        assert "hunter2" not in str(raised.value)
 
     def test_an_unknown_scheme_is_named(self) -> None:
         with pytest.raises(StoreError, match="scheme 'mysql' is not supported") as raised:
@@ -244,7 +256,7 @@ class TestSchema:
         conn.execute("UPDATE schema_version SET version = 99")
         conn.commit()
         conn.close()
-        with pytest.raises(StoreError, match="schema version 99; this contactmon reads version 1"):
+        with pytest.raises(StoreError, match="schema version 99; this contactmon reads version 2"):
             SqliteStore(path)
 
 
@@ -360,3 +372,211 @@ class TestReaders:
         with open_store("sqlite:///:memory:") as memory:
             memory.write(sample_batch())
             assert len(memory.items_opened(*APRIL)) == 2
+
+
+GROUP, TOPIC = "contactmon", "contact.events"
+
+
+def checkpoint(
+    partition: int, offset: int, state: bytes = b"state", group: str = GROUP
+) -> Checkpoint:
+    return Checkpoint(group, TOPIC, partition, offset, state, at("2024-04-02T12:00+02:00"))
+
+
+class TestCheckpoints:
+    """Checkpoints are saved with their rows in one transaction and never move backwards."""
+
+    def test_save_and_load_round_trip_with_the_batch(self, store: SqliteStore) -> None:
+        saved = checkpoint(3, 1042, state=bytes(range(256)) * 4)
+        store.save_checkpoints([saved], sample_batch())
+        assert store.load_checkpoint(GROUP, TOPIC, 3) == saved
+        assert [r.subject for r in store.items_opened(*APRIL)] == ["i-1", "i-2"]
+        assert store.municipalities() == ["bergen", "castricum", "uitgeest"]
+
+    def test_a_missing_checkpoint_is_none(self, store: SqliteStore) -> None:
+        store.save_checkpoints([checkpoint(0, 10)], OutcomeBatch())
+        assert store.load_checkpoint(GROUP, TOPIC, 1) is None
+        assert store.load_checkpoint("other-app", TOPIC, 0) is None
+        assert store.load_checkpoint(GROUP, "other.topic", 0) is None
+
+    def test_a_later_checkpoint_replaces_the_earlier_and_an_equal_offset_is_allowed(
+        self, store: SqliteStore
+    ) -> None:
+        store.save_checkpoints([checkpoint(0, 10, b"first")], OutcomeBatch())
+        store.save_checkpoints([checkpoint(0, 25, b"second")], OutcomeBatch())
+        again = replace(checkpoint(0, 25, b"third"), saved_at=at("2024-04-02T12:05+02:00"))
+        store.save_checkpoints([again], OutcomeBatch())  # a save without new events
+        assert store.load_checkpoint(GROUP, TOPIC, 0) == again
+
+    def test_a_large_state_survives_reopening(self, tmp_path: Path) -> None:
+        state = bytes(range(256)) * (16 * 1024)  # 4 MiB, every byte value
+        with SqliteStore(tmp_path / "s.sqlite3") as first:
+            first.save_checkpoints([checkpoint(0, 7, state)], OutcomeBatch())
+        with SqliteStore(tmp_path / "s.sqlite3") as second:
+            loaded = second.load_checkpoint(GROUP, TOPIC, 0)
+        assert loaded is not None
+        assert loaded.state == state
+
+    def test_an_offset_going_backwards_is_refused_and_changes_nothing(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite3"
+        with SqliteStore(path) as opened:
+            opened.save_checkpoints([checkpoint(0, 100), checkpoint(1, 50)], sample_batch())
+            before = dump(path)
+            newer_rows = OutcomeBatch(
+                items=[item("i-new", "2024-04-10T10:00+02:00")],
+                feedback=[feedback("src/9", "2024-04-10T10:00+02:00")],
+            )
+            stale = [checkpoint(1, 60, b"fine on its own"), checkpoint(0, 99, b"stale")]
+            with pytest.raises(
+                StoreError,
+                match=r"contactmon/contact.events\[0\] refused: the stored offset 100 is ahead "
+                r"of 99; another worker owns this partition now",
+            ):
+                opened.save_checkpoints(stale, newer_rows)
+            assert dump(path) == before
+            assert opened.load_checkpoint(GROUP, TOPIC, 1) == checkpoint(1, 50)
+            # The store is usable afterwards.
+            opened.save_checkpoints([checkpoint(0, 101)], newer_rows)
+            assert "i-new" in [r.subject for r in opened.items_opened(*APRIL)]
+
+    def test_a_negative_offset_is_refused(self, store: SqliteStore) -> None:
+        with pytest.raises(StoreError, match="never negative"):
+            store.save_checkpoints([checkpoint(0, -1)], sample_batch())
+        assert store.municipalities() == []
+
+    def test_a_failing_row_rolls_back_the_checkpoint(self, store: SqliteStore) -> None:
+        store.save_checkpoints([checkpoint(0, 5)], OutcomeBatch())
+        bad = replace(item("i-bad", "2024-04-02T10:00+02:00"), kind=None)  # type: ignore[arg-type]
+        with pytest.raises(StoreError, match=r"cannot save checkpoints to .*NOT NULL"):
+            store.save_checkpoints([checkpoint(0, 9)], OutcomeBatch(items=[bad]))
+        assert store.load_checkpoint(GROUP, TOPIC, 0) == checkpoint(0, 5)
+
+    def test_nothing_to_save_is_fine(self, store: SqliteStore) -> None:
+        store.save_checkpoints([], OutcomeBatch())
+        store.save_checkpoints([], sample_batch())  # rows only: the same as write()
+        assert len(store.items_opened(*APRIL)) == 2
+
+    def test_delete_removes_one_group_and_topic_and_counts(self, store: SqliteStore) -> None:
+        store.save_checkpoints(
+            [checkpoint(0, 1), checkpoint(1, 2), checkpoint(0, 3, group="other-app")],
+            OutcomeBatch(),
+        )
+        assert store.delete_checkpoints(GROUP, TOPIC) == 2
+        assert store.delete_checkpoints(GROUP, TOPIC) == 0
+        assert store.load_checkpoint(GROUP, TOPIC, 0) is None
+        assert store.load_checkpoint("other-app", TOPIC, 0) == checkpoint(0, 3, group="other-app")
+        # After a rebuild, offsets start again from the beginning.
+        store.save_checkpoints([checkpoint(0, 0)], OutcomeBatch())
+        assert store.load_checkpoint(GROUP, TOPIC, 0) == checkpoint(0, 0)
+
+
+V1_SCHEMA = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version VALUES (1);
+CREATE TABLE items (
+    municipality TEXT NOT NULL, subject TEXT NOT NULL, kind TEXT NOT NULL,
+    channel TEXT NOT NULL, segment TEXT NOT NULL, category TEXT NOT NULL,
+    source_system TEXT, team TEXT, opened_at REAL NOT NULL, responded_at REAL,
+    closed_at REAL, resolution TEXT, upheld INTEGER, reopened INTEGER NOT NULL,
+    is_open INTEGER NOT NULL, PRIMARY KEY (municipality, subject)
+);
+CREATE INDEX items_opened_at ON items (opened_at);
+CREATE TABLE norms (
+    municipality TEXT NOT NULL, subject TEXT NOT NULL, norm TEXT NOT NULL,
+    stage TEXT NOT NULL, family TEXT NOT NULL, deadline REAL, outcome TEXT NOT NULL,
+    decided_at REAL, achieved_at REAL, PRIMARY KEY (municipality, subject, norm)
+);
+CREATE TABLE calls (
+    municipality TEXT NOT NULL, subject TEXT NOT NULL, channel TEXT NOT NULL, queue TEXT,
+    segment TEXT NOT NULL, queued_at REAL NOT NULL, answered_at REAL, abandoned_at REAL,
+    ended_at REAL, resolved INTEGER, outcome TEXT NOT NULL, PRIMARY KEY (municipality, subject)
+);
+CREATE INDEX calls_queued_at ON calls (queued_at);
+CREATE TABLE feedback (
+    municipality TEXT NOT NULL, key TEXT NOT NULL, channel TEXT NOT NULL, kind TEXT,
+    score INTEGER NOT NULL, given_at REAL NOT NULL, PRIMARY KEY (municipality, key)
+);
+CREATE INDEX feedback_given_at ON feedback (given_at);
+INSERT INTO items VALUES ('bergen', 'i-old', 'melding', 'app', 'inwoner', 'afval', NULL, NULL,
+    1712044800.0, NULL, NULL, NULL, NULL, 0, 1);
+INSERT INTO feedback VALUES ('heiloo', 'src/old', 'app', NULL, 7, 1712044800.0);
+"""
+
+
+class TestMigration:
+    """A version-1 file, written before checkpoints existed, is brought up to version 2."""
+
+    def write_v1(self, path: Path) -> None:
+        conn = sqlite3.connect(path)
+        try:
+            conn.executescript(V1_SCHEMA)
+        finally:
+            conn.close()
+
+    def test_a_v1_file_gains_the_checkpoints_table_and_keeps_its_rows(self, tmp_path: Path) -> None:
+        path = tmp_path / "v1.sqlite3"
+        self.write_v1(path)
+        with SqliteStore(path) as migrated:
+            assert [r.subject for r in migrated.items_opened(*APRIL)] == ["i-old"]
+            assert migrated.municipalities() == ["bergen", "heiloo"]
+            migrated.save_checkpoints([checkpoint(0, 12)], sample_batch())
+            assert migrated.load_checkpoint(GROUP, TOPIC, 0) == checkpoint(0, 12)
+        assert dump(path)["schema_version"] == [(1, SCHEMA_VERSION)]
+        with SqliteStore(path) as reopened:  # opening again changes nothing
+            assert reopened.load_checkpoint(GROUP, TOPIC, 0) == checkpoint(0, 12)
+        assert dump(path)["schema_version"] == [(1, SCHEMA_VERSION)]
+
+    def test_a_reader_may_migrate_too(self, tmp_path: Path) -> None:
+        path = tmp_path / "v1.sqlite3"
+        self.write_v1(path)
+        with open_store(str(path), create=False) as reader:
+            assert [r.key for r in reader.feedback_given(*APRIL)] == ["src/old"]
+        assert dump(path)["checkpoints"] == []
+
+
+class TestSeveralConnections:
+    """Readers do not wait for a writer (WAL), and a second writer waits instead of failing."""
+
+    def test_a_reader_opens_and_reads_while_a_write_transaction_is_open(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "s.sqlite3"
+        with SqliteStore(path) as worker:
+            worker.write(sample_batch())
+        writer = sqlite3.connect(path, isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("DELETE FROM items")
+            with open_store(str(path), create=False) as export:
+                assert [r.subject for r in export.items_opened(*APRIL)] == ["i-1", "i-2"]
+            writer.execute("ROLLBACK")
+        finally:
+            writer.close()
+
+    def test_a_second_writer_waits_for_the_lock(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.sqlite3"
+        SqliteStore(path).close()
+        holder = sqlite3.connect(path, isolation_level=None)
+        outcome: list[BaseException | None] = []
+
+        def save() -> None:
+            try:
+                with SqliteStore(path) as second:
+                    second.save_checkpoints([checkpoint(0, 1)], sample_batch())
+                outcome.append(None)
+            except BaseException as exc:  # handed to the main thread
+                outcome.append(exc)
+
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            thread = threading.Thread(target=save)
+            thread.start()
+            time.sleep(0.3)
+            assert thread.is_alive(), "the second writer should be waiting for the lock"
+            holder.execute("COMMIT")
+            thread.join(BUSY_TIMEOUT_SECONDS)
+        finally:
+            holder.close()
+        assert outcome == [None]
+        with SqliteStore(path) as check:
+            assert check.load_checkpoint(GROUP, TOPIC, 0) == checkpoint(0, 1)

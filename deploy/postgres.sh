@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+# Install and run a PostgreSQL server from Debian's packages, for the shared outcome store of
+# several workers, the integration tests and the demo.
+#
+# `install` makes sure the server binaries (/usr/lib/postgresql/<version>/bin) are there,
+# installing the Debian package `postgresql` with apt-get when they are not. `start` creates a
+# cluster of its own with initdb (not Debian's "main" cluster) in a state directory keyed by its
+# port, so tests can run their own server on a free port next to a developer's. The server
+# listens on 127.0.0.1 only, trusts every connection from there (no passwords: a development
+# server), keeps its unix socket inside the state directory, and has a database `contactmon`.
+#
+# Usage: deploy/postgres.sh install
+#        deploy/postgres.sh start  [--port 5433] [--data DIR]
+#        deploy/postgres.sh stop   [--port 5433]
+#        deploy/postgres.sh status [--port 5433]
+#        deploy/postgres.sh url    [--port 5433]
+#
+# Environment:
+#   CONTACTMON_STATE          state root (default /tmp/contactmon); a server's log, socket and
+#                             (by default) data go to $CONTACTMON_STATE/postgres-<port>
+#   CONTACTMON_PG_BIN         the directory with initdb and pg_ctl (default: the newest
+#                             /usr/lib/postgresql/<version>/bin)
+#   CONTACTMON_PG_START_TIMEOUT  seconds to wait for a started server (default 60)
+#   CONTACTMON_ALLOW_APT      0 forbids installing PostgreSQL with apt-get (only ever as root)
+#
+# As root, the cluster belongs to the OS user `postgres` (initdb refuses to run as root), so the
+# state root must be enterable by that user; the script makes it so (chmod 755) when it can.
+#
+# Exit codes: 0 success (status: running), 1 failure, 2 usage error, 3 status: not running.
+set -euo pipefail
+
+readonly HOST=127.0.0.1
+readonly DEFAULT_PORT=5433
+readonly DATABASE=contactmon
+readonly SUPERUSER=postgres
+readonly OS_USER=postgres
+readonly STOP_TIMEOUT=60
+readonly MAX_SOCKET_PATH=100 # unix socket paths are limited to 107 bytes
+readonly STATE_ROOT=${CONTACTMON_STATE:-/tmp/contactmon}
+
+say() { printf 'postgres.sh: %s\n' "$*"; }
+die() {
+    printf 'postgres.sh: error: %s\n' "$*" >&2
+    exit 1
+}
+usage() {
+    sed -n '/^# Usage:/,/^#$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+is_root() { [[ $(id -u) -eq 0 ]]; }
+
+# ---- prerequisites ---------------------------------------------------------------------
+
+# True when this script may install Debian packages: root, apt-get present, not forbidden.
+apt_allowed() {
+    is_root && [[ ${CONTACTMON_ALLOW_APT:-1} != 0 ]] && command -v apt-get >/dev/null
+}
+
+# Install Debian packages, refreshing the package lists once if the first try fails.
+apt_install() {
+    say "installing with apt-get: $*"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; then
+        apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
+    fi
+}
+
+# The directory holding initdb, pg_ctl and postgres, or nothing when there is none.
+find_bindir() {
+    local dir candidate
+    if [[ -n ${CONTACTMON_PG_BIN:-} ]]; then
+        printf '%s\n' "$CONTACTMON_PG_BIN"
+        return
+    fi
+    # The newest version first: 9.6 < 15 < 17 needs a version sort, not a plain one.
+    while IFS= read -r candidate; do
+        if [[ -x $candidate/initdb && -x $candidate/pg_ctl ]]; then
+            printf '%s\n' "$candidate"
+            return
+        fi
+    done < <(printf '%s\n' /usr/lib/postgresql/*/bin | sort -r -V)
+    if command -v initdb >/dev/null && command -v pg_ctl >/dev/null; then
+        dir=$(dirname "$(readlink -f "$(command -v pg_ctl)")")
+        [[ -x $dir/initdb ]] && printf '%s\n' "$dir"
+    fi
+    return 0
+}
+
+# Set BIN to the server binaries' directory, installing the Debian package when allowed.
+ensure_server() {
+    BIN=$(find_bindir)
+    if [[ -z $BIN ]]; then
+        apt_allowed || die "PostgreSQL (initdb, pg_ctl) is missing: install it (apt-get install -y postgresql), set CONTACTMON_PG_BIN, or run as root without CONTACTMON_ALLOW_APT=0"
+        apt_install postgresql
+        BIN=$(find_bindir)
+        [[ -n $BIN ]] || die "apt-get installed postgresql, but no /usr/lib/postgresql/<version>/bin has initdb and pg_ctl"
+    fi
+    local tool
+    for tool in initdb pg_ctl postgres pg_isready psql; do
+        [[ -x $BIN/$tool ]] || die "$BIN has no $tool (CONTACTMON_PG_BIN=${CONTACTMON_PG_BIN:-unset})"
+    done
+    if is_root; then
+        id -u "$OS_USER" >/dev/null 2>&1 || die "running as root, but there is no OS user '$OS_USER' to own the cluster (the postgresql package creates it)"
+    fi
+}
+
+# Set BIN without installing anything; false when there are no server binaries (then no
+# server of ours can be running either).
+have_server() {
+    BIN=$(find_bindir)
+    [[ -n $BIN && -x $BIN/pg_ctl ]]
+}
+
+server_version() {
+    "$BIN/postgres" --version | sed -n 's/.*(PostgreSQL) \([0-9][0-9.]*\).*/\1/p'
+}
+
+# Run a command as the cluster's owner: the `postgres` OS user when root, else ourselves.
+# The working directory is / so that the owner never starts in a directory it cannot enter.
+as_owner() {
+    if ! is_root; then
+        (cd / && "$@")
+    elif command -v runuser >/dev/null; then
+        (cd / && runuser -u "$OS_USER" -- "$@")
+    else
+        local quoted
+        quoted=$(printf '%q ' "$@")
+        (cd / && su -s /bin/sh "$OS_USER" -c "$quoted")
+    fi
+}
+
+# ---- a server's files ------------------------------------------------------------------
+
+# Set the per-server paths for PORT; the data directory is the one `start` recorded, if any.
+server_paths() {
+    state_dir=$STATE_ROOT/postgres-$1
+    data_file=$state_dir/data.path
+    run_dir=$state_dir/run
+    log_file=$state_dir/postgres.log
+    if [[ -s $data_file ]]; then
+        data_dir=$(<"$data_file")
+    else
+        data_dir=$state_dir/data
+    fi
+}
+
+server_url() {
+    printf 'postgresql://%s@%s:%s/%s\n' "$SUPERUSER" "$HOST" "$1" "$DATABASE"
+}
+
+# True when something accepts TCP connections on HOST:PORT.
+port_open() {
+    timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
+}
+
+# The postmaster's pid when the cluster in data_dir is running; nothing otherwise.
+running_pid() {
+    [[ -f $data_dir/PG_VERSION ]] || return 0
+    if as_owner "$BIN/pg_ctl" status -D "$data_dir" >/dev/null 2>&1; then
+        head -n 1 "$data_dir/postmaster.pid" 2>/dev/null || true
+    fi
+}
+
+log_tail() {
+    if [[ -f $log_file ]]; then
+        printf -- '--- last lines of %s ---\n' "$log_file" >&2
+        tail -n 40 "$log_file" >&2
+        printf -- '--- end of log ---\n' >&2
+    fi
+}
+
+# As root: make the state root enterable by the cluster's owner, and the server's own
+# directories (state, socket and, when new, data) owned by it.
+prepare_dirs() {
+    mkdir -p "$STATE_ROOT" "$state_dir" "$run_dir" "$data_dir"
+    chmod 700 "$run_dir"
+    touch "$log_file"
+    is_root || return 0
+    if ! as_owner test -x "$STATE_ROOT" 2>/dev/null; then
+        say "making $STATE_ROOT enterable for the '$OS_USER' user (chmod 755)"
+        chmod 755 "$STATE_ROOT"
+    fi
+    chown "$OS_USER:" "$state_dir" "$run_dir" "$log_file"
+    if [[ -z $(ls -A "$data_dir") ]]; then
+        chown "$OS_USER:" "$data_dir"
+        chmod 700 "$data_dir"
+    fi
+    local dir
+    for dir in "$state_dir" "$data_dir"; do
+        as_owner test -w "$dir" 2>/dev/null ||
+            die "the '$OS_USER' user cannot write to $dir: make every directory above it enterable (chmod o+x) or choose another CONTACTMON_STATE / --data"
+    done
+}
+
+# Create the cluster in data_dir once: UTF-8, C collation, superuser `postgres`, trust on
+# 127.0.0.1 and the private socket only.
+init_cluster() {
+    [[ -f $data_dir/PG_VERSION ]] && return
+    [[ -z $(ls -A "$data_dir") ]] || die "$data_dir is neither empty nor a PostgreSQL cluster"
+    say "creating a cluster in $data_dir (initdb)"
+    printf '\n=== %s initdb: data %s ===\n' "$(date -Is)" "$data_dir" >>"$log_file"
+    if ! as_owner "$BIN/initdb" -D "$data_dir" -U "$SUPERUSER" --auth=trust \
+        --encoding=UTF8 --no-locale >>"$log_file" 2>&1; then
+        log_tail
+        die "initdb failed in $data_dir"
+    fi
+    as_owner tee "$data_dir/pg_hba.conf" >/dev/null <<'EOF'
+# Written by deploy/postgres.sh: a development server that trusts this machine only.
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 trust
+host    all       all   127.0.0.1/32  trust
+EOF
+    printf "\n# Added by deploy/postgres.sh: port, addresses and socket, rewritten at every start.\ninclude_if_exists = 'contactmon.conf'\n" |
+        as_owner tee -a "$data_dir/postgresql.conf" >/dev/null
+}
+
+# Write the settings that depend on how this server is started.
+render_config() {
+    local port=$1
+    printf "%s\nport = %s\nlisten_addresses = '%s'\nunix_socket_directories = '%s'\n" \
+        "# Written by deploy/postgres.sh at every start: edit the script, not this." \
+        "$port" "$HOST" "$run_dir" | as_owner tee "$data_dir/contactmon.conf" >/dev/null
+}
+
+# Create the contactmon database unless it exists.
+ensure_database() {
+    local port=$1 found
+    found=$("$BIN/psql" -h "$HOST" -p "$port" -U "$SUPERUSER" -d postgres -X -A -t -q \
+        -c "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'") ||
+        die "cannot query the server on $HOST:$port with psql"
+    if [[ -z $found ]]; then
+        "$BIN/psql" -h "$HOST" -p "$port" -U "$SUPERUSER" -d postgres -X -q \
+            -c "CREATE DATABASE $DATABASE" >/dev/null || die "cannot create database $DATABASE"
+        say "created database $DATABASE"
+    fi
+}
+
+# ---- subcommands -----------------------------------------------------------------------
+
+cmd_install() {
+    ensure_server
+    say "PostgreSQL $(server_version) binaries in $BIN"
+}
+
+cmd_start() {
+    local port=$1 data_arg=$2 pid timeout started_at
+    ensure_server
+    server_paths "$port"
+    pid=$(running_pid)
+    if [[ -n $pid ]]; then
+        say "already running on $HOST:$port (pid $pid, data $data_dir); logs: $log_file"
+        server_url "$port"
+        return 0
+    fi
+    if [[ -n $data_arg ]]; then
+        mkdir -p "$data_arg"
+        data_dir=$(cd "$data_arg" && pwd)
+    fi
+    port_open "$port" && die "port $port is in use by another process (no server of ours in $state_dir)"
+    ((${#run_dir} + 20 <= MAX_SOCKET_PATH)) ||
+        die "the socket directory $run_dir is too long for a unix socket path: use a shorter CONTACTMON_STATE"
+
+    if [[ -d $data_dir && ! -f $data_dir/PG_VERSION && -n $(ls -A "$data_dir") ]]; then
+        die "$data_dir is neither empty nor a PostgreSQL cluster"
+    fi
+
+    prepare_dirs
+    init_cluster
+    printf '%s\n' "$data_dir" >"$data_file"
+    render_config "$port"
+
+    say "starting PostgreSQL $(server_version) on $HOST:$port (data $data_dir)"
+    say "logs: $log_file"
+    printf '\n=== %s start: port %s, data %s ===\n' "$(date -Is)" "$port" "$data_dir" >>"$log_file"
+    # pg_ctl waits (bounded) until the server accepts connections, and notices when it exits
+    # during start-up; it detaches the server (own session, output to the log), so the server
+    # outlives this script.
+    timeout=${CONTACTMON_PG_START_TIMEOUT:-60}
+    started_at=$SECONDS
+    if ! as_owner "$BIN/pg_ctl" start --wait --timeout="$timeout" -D "$data_dir" -l "$log_file" >/dev/null; then
+        sleep 0.2 # the server's last words may still be on their way to the log
+        log_tail
+        as_owner "$BIN/pg_ctl" stop -D "$data_dir" -m immediate >/dev/null 2>&1 || true
+        die "the server did not start on $HOST:$port (it exited, or was not ready within ${timeout}s): see the log above"
+    fi
+    # Ready also for TCP clients on HOST (pg_ctl may have checked the socket), bounded.
+    until "$BIN/pg_isready" -q -h "$HOST" -p "$port" -U "$SUPERUSER" -d postgres -t 1; do
+        if ((SECONDS - started_at >= timeout)); then
+            log_tail
+            as_owner "$BIN/pg_ctl" stop -D "$data_dir" -m immediate >/dev/null 2>&1 || true
+            die "the server did not answer on $HOST:$port within ${timeout}s (stopped it)"
+        fi
+        sleep 0.2
+    done
+    ensure_database "$port"
+    say "ready on $HOST:$port (pid $(running_pid), after $((SECONDS - started_at))s)"
+    server_url "$port"
+}
+
+cmd_stop() {
+    local port=$1 pid=""
+    server_paths "$port"
+    have_server && pid=$(running_pid)
+    if [[ -z $pid ]]; then
+        say "not running on port $port"
+        return 0
+    fi
+    say "stopping the server on port $port (pid $pid)"
+    if ! as_owner "$BIN/pg_ctl" stop -D "$data_dir" -m fast -w -t "$STOP_TIMEOUT" >/dev/null; then
+        log_tail
+        die "the server on port $port did not stop within ${STOP_TIMEOUT}s"
+    fi
+    say "stopped; logs: $log_file"
+}
+
+cmd_status() {
+    local port=$1 pid=""
+    server_paths "$port"
+    have_server && pid=$(running_pid)
+    if [[ -n $pid ]]; then
+        say "running on $HOST:$port (pid $pid, PostgreSQL $(server_version), data $data_dir); logs: $log_file"
+        server_url "$port"
+        return 0
+    fi
+    say "not running on port $port; logs: $log_file"
+    return 3
+}
+
+main() {
+    (($# >= 1)) || usage
+    local cmd=$1 port=$DEFAULT_PORT data_dir=""
+    shift
+    while (($# > 0)); do
+        case $1 in
+            --port) port=${2:?--port needs a value} && shift 2 ;;
+            --data) data_dir=${2:?--data needs a value} && shift 2 ;;
+            -h | --help) usage ;;
+            *) printf 'postgres.sh: unknown argument: %s\n' "$1" >&2 && usage ;;
+        esac
+    done
+    [[ $port =~ ^[0-9]+$ ]] || die "--port must be a number, got '$port'"
+    [[ -z $data_dir || $cmd == start ]] || die "--data goes with start only"
+
+    case $cmd in
+        install) cmd_install ;;
+        start) cmd_start "$port" "$data_dir" ;;
+        stop) cmd_stop "$port" ;;
+        status) cmd_status "$port" ;;
+        url) server_url "$port" ;;
+        -h | --help | help) usage ;;
+        *) printf 'postgres.sh: unknown command: %s\n' "$cmd" >&2 && usage ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,1 @@
+"""The live pipeline on Kafka: settings, topic administration, the producer and the worker."""
