@@ -90,7 +90,9 @@ def stdlib_logging_config(level: str = "INFO", json: bool | None = None) -> dict
     """A ``logging.config.dictConfig`` that renders stdlib records (Faust, aiokafka, kafka-python)
     through the same processors as structlog, so the worker's log is one stream of one format."""
     as_json = not sys.stderr.isatty() if json is None else json
-    renderer: Any = structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    )
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -110,7 +112,11 @@ def stdlib_logging_config(level: str = "INFO", json: bool | None = None) -> dict
             }
         },
         "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "structlog", "stream": "ext://sys.stderr"}
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "structlog",
+                "stream": "ext://sys.stderr",
+            }
         },
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {

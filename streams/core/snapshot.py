@@ -53,7 +53,9 @@ def shard_state(shard: Shard) -> dict[str, Any]:
     return {k: v for k, v in vars(shard).items() if k not in _FROM_CONFIG}
 
 
-def dump(shards: Iterable[Shard], config: MonitorConfig, extra: dict[str, Any] | None = None) -> bytes:
+def dump(
+    shards: Iterable[Shard], config: MonitorConfig, extra: dict[str, Any] | None = None
+) -> bytes:
     """Serialize ``shards`` (the municipalities of one partition) and the driver's ``extra``."""
     payload = {
         "version": FORMAT_VERSION,
@@ -69,7 +71,9 @@ def dump(shards: Iterable[Shard], config: MonitorConfig, extra: dict[str, Any] |
     return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def load(data: bytes, config: MonitorConfig, *, lateness: float, track_changes: bool) -> list[Shard]:
+def load(
+    data: bytes, config: MonitorConfig, *, lateness: float, track_changes: bool
+) -> list[Shard]:
     """Shards restored from ``data``, bound to ``config``; SnapshotError when they do not fit."""
     return load_with_extra(data, config, lateness=lateness, track_changes=track_changes)[0]
 
@@ -79,7 +83,7 @@ def load_with_extra(
 ) -> tuple[list[Shard], dict[str, Any]]:
     """Like :func:`load`, and the ``extra`` the driver stored with the shards."""
     try:
-        payload = pickle.loads(data)  # noqa: S301  (our own checkpoint, from our own store)
+        payload = pickle.loads(data)
     except Exception as exc:
         raise SnapshotError(f"the checkpoint cannot be read ({type(exc).__name__})") from exc
     if not isinstance(payload, dict) or payload.get("version") != FORMAT_VERSION:
@@ -92,7 +96,7 @@ def load_with_extra(
         if slug not in config.norms_by_municipality:
             raise SnapshotError(
                 f"the checkpoint holds municipality {slug!r}, which the norms file no longer has; "
-                "restore that municipality to the norms file or rebuild (contactmon worker --rebuild)"
+                "restore it in the norms file or rebuild (contactmon worker --rebuild)"
             )
         norms = config.norms_by_municipality[slug]
         if entry["fingerprint"] != rules_fingerprint(norms, _calendar_key(config)):

@@ -122,26 +122,28 @@ def create_app(settings: WorkerSettings, runtime: LiveRuntime) -> faust.App:
     async def checkpoint() -> None:
         runtime.checkpoint(list(runtime.owned))
 
-    @app.on_partitions_revoked.connect
-    async def on_revoked(sender: faust.App, revoked: set[TP], **_: Any) -> None:
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode types want a `signal` kwarg
+    async def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
+        revoked: set[TP] = args[0] if args else kwargs.get("revoked", set())
         mine = [tp.partition for tp in revoked if tp.topic == settings.events_topic]
         runtime.release(mine)
         log.info("partitions released", count=len(mine))
 
-    @app.on_rebalance_complete.connect
-    async def on_assigned(sender: faust.App, **_: Any) -> None:
+    @app.on_rebalance_complete.connect  # type: ignore[arg-type]
+    async def on_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
         assignment = [tp for tp in app.consumer.assignment() if tp.topic == settings.events_topic]
         offsets = runtime.restore(tp.partition for tp in assignment)
         # Faust seeks to the committed offsets right after this signal: commit the checkpoints'
         # offsets first, so the consumer resumes exactly where the restored state ends.
         if offsets:
-            await app.consumer._commit(  # noqa: SLF001  (explicit offsets: no public API)
+            consumer: Any = app.consumer
+            await consumer._commit(
                 {TP(settings.events_topic, p): offset for p, offset in offsets.items()}
             )
         log.info("partitions assigned", count=len(offsets))
 
-    @app.on_before_shutdown.connect
-    async def on_shutdown(sender: faust.App, **_: Any) -> None:
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def on_shutdown(sender: Any, *args: Any, **kwargs: Any) -> None:
         runtime.release(list(runtime.owned))
 
     @app.page("/metrics")
@@ -156,7 +158,7 @@ def _lag(app: faust.App, topic: str, runtime: LiveRuntime, partition: int) -> in
     """Messages in an owned partition not yet processed here (None before the first fetch)."""
     try:
         highwater = app.consumer.highwater(TP(topic, partition))
-    except Exception:  # noqa: BLE001  (not assigned yet, or the consumer is restarting)
+    except Exception:
         return None
     if highwater is None or highwater < 0 or partition not in runtime.next_offset:
         return None

@@ -89,7 +89,7 @@ class LiveRuntime:
     # --- ownership ------------------------------------------------------------------------------
 
     def restore(self, partitions: Iterable[int]) -> dict[int, int]:
-        """Take ownership of ``partitions`` from their checkpoints; returns the offsets to resume at.
+        """Take ownership of ``partitions`` from their checkpoints; returns the offsets to resume.
 
         A partition without a checkpoint starts empty at offset 0: the whole topic is replayed into
         it (a first start, or a store that was reset).
@@ -192,7 +192,7 @@ class LiveRuntime:
     # --- checkpoints ----------------------------------------------------------------------------
 
     def checkpoint(self, partitions: Iterable[int], *, force: bool = False) -> int:
-        """Write a checkpoint of each owned partition that changed; returns how many were written."""
+        """Checkpoint each owned partition that changed; returns how many were written."""
         checkpoints: list[Checkpoint] = []
         batch = OutcomeBatch()
         now = self.clock()

@@ -220,15 +220,14 @@ class TestProduce:
         seen: list[Progress] = []
         assert produce(events, settings, progress=seen.append) == 4
         records = consume(settings, settings.events_topic, 4)
-        assert sorted((key, value) for key, value, _p, _o in records) == sorted(
-            [
-                (b"heiloo", orjson.dumps(event)),
-                (b"heiloo", orjson.dumps(event)),
-                (None, b"not json"),
-                (None, b'{"data": 1}'),
-            ],
-            key=lambda pair: (pair[0] or b"", pair[1]),
-        )
+        received = sorted((key or b"", value) for key, value, _p, _o in records)
+        assert received == [
+            (b"", b'{"data": 1}'),
+            (b"", b"not json"),
+            (b"heiloo", orjson.dumps(event)),
+            (b"heiloo", orjson.dumps(event)),
+        ]
+        assert {key for key, _v, _p, _o in records} == {None, b"heiloo"}
         assert seen[-1].sent == 4
         assert seen[-1].event_time == "2024-03-01T09:00:00+01:00"
 
@@ -252,7 +251,7 @@ class TestProduce:
         events = [
             {"data": {"municipality": slug}, "pad": "x" * 400} for slug in ("bergen", "heiloo")
         ]
-        with pytest.raises(ProducerError, match="^2 of 2 events were not delivered"):
+        with pytest.raises(ProducerError, match=r"^2 of 2 events were not delivered"):
             produce(events, settings)
 
     def test_rate_bounds_the_pace(self, kafka_broker: str) -> None:

@@ -32,13 +32,31 @@ EVENT_CLOCK = {"CONTACTMON_CLOCK": "event", "CONTACTMON_LATENESS": "0"}
 @pytest.fixture(scope="module")
 def month(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("worker") / "month.jsonl"
-    assert main(["simulate", "--start", "2024-03-01", "--months", "1", "--seed", "11", "--out", str(path)]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "--start",
+                "2024-03-01",
+                "--months",
+                "1",
+                "--seed",
+                "11",
+                "--out",
+                str(path),
+            ]
+        )
+        == 0
+    )
     return path
 
 
 def replayed(path: Path, tmp: Path) -> Samples:
     metrics = tmp / "replay.prom"
-    assert main(["replay", str(path), "--no-store", "--lateness", "0", "--metrics-file", str(metrics)]) == 0
+    assert (
+        main(["replay", str(path), "--no-store", "--lateness", "0", "--metrics-file", str(metrics)])
+        == 0
+    )
     return contract_only(parse(metrics.read_text()))
 
 
@@ -50,14 +68,19 @@ def workers(tmp_path: Path) -> Iterator[list[Worker]]:
         w.stop()
 
 
-def new_worker(workers: list[Worker], bootstrap: str, names: Names, tmp: Path, store: str, **env: str) -> Worker:
+def new_worker(
+    workers: list[Worker], bootstrap: str, names: Names, tmp: Path, store: str, **env: str
+) -> Worker:
     w = Worker(bootstrap, names, tmp, store, **env)
     workers.append(w)
     return w.start()
 
 
 def all_processed(workers: list[Worker], count: int) -> bool:
-    return sum(w.next_offsets() for w in workers if w.proc is not None and w.proc.poll() is None) >= count
+    return (
+        sum(w.next_offsets() for w in workers if w.proc is not None and w.proc.poll() is None)
+        >= count
+    )
 
 
 class TestLiveEqualsReplay:
@@ -78,9 +101,11 @@ class TestLiveEqualsReplay:
 
 
 class TestBadInput:
-    """Every kind of bad input lands on the dead-letter topic with its reason; nothing else is lost."""
+    """Every kind of bad input lands on the dead-letter topic with its reason; nothing is lost."""
 
-    def test_dead_letters_with_reasons(self, kafka_broker: str, tmp_path: Path, workers: list[Worker]) -> None:
+    def test_dead_letters_with_reasons(
+        self, kafka_broker: str, tmp_path: Path, workers: list[Worker]
+    ) -> None:
         names = Names()
         store = f"sqlite:///{tmp_path / 'store.sqlite3'}"
         w = new_worker(workers, kafka_broker, names, tmp_path, store, **EVENT_CLOCK)
@@ -104,7 +129,10 @@ class TestBadInput:
         samples = w.scrape()
         for reason in BAD_LINES:
             assert total(samples, "contact_events_rejected_total", reason=reason) == 1, reason
-        assert total(samples, "contact_events_total", municipality="castricum", type="item.responded") == 1
+        assert (
+            total(samples, "contact_events_total", municipality="castricum", type="item.responded")
+            == 1
+        )
         assert w.proc is not None
         assert w.proc.poll() is None
 
@@ -126,7 +154,9 @@ class TestCrashSafety:
         first.kill()
         produce(kafka_broker, names.events, lines[len(lines) // 2 :])
         second = new_worker(workers, kafka_broker, names, tmp_path, store, **env)
-        wait_until("every event processed after the restart", lambda: all_processed([second], len(lines)))
+        wait_until(
+            "every event processed after the restart", lambda: all_processed([second], len(lines))
+        )
         samples = second.scrape()
         # the restart resumed from a checkpoint: it applied fewer events than the topic holds
         assert total(samples, "contact_worker_next_offset") == len(lines)
@@ -147,7 +177,10 @@ class TestScaleOut:
         half = len(lines) // 2
         produce(kafka_broker, names.events, lines[:half])
         b = new_worker(workers, kafka_broker, names, tmp_path, postgres, **EVENT_CLOCK)
-        wait_until("the partitions are shared", lambda: a.owned() > 0 and b.owned() > 0 and a.owned() + b.owned() == 4)
+        wait_until(
+            "the partitions are shared",
+            lambda: a.owned() > 0 and b.owned() > 0 and a.owned() + b.owned() == 4,
+        )
         produce(kafka_broker, names.events, lines[half:])
         wait_until("every event processed", lambda: all_processed([a, b], len(lines)))
         expected = replayed(month, tmp_path)
@@ -161,14 +194,18 @@ class TestScaleOut:
 
         assert b.stop() == 0
         wait_until("a owns every partition again", lambda: a.owned() == 4)
-        alone = {k: v for k, v in contract_only(a.scrape()).items() if dict(k[1]).get("municipality")}
+        alone = {
+            k: v for k, v in contract_only(a.scrape()).items() if dict(k[1]).get("municipality")
+        }
         assert alone == merged
 
 
 class TestDeadlineWithoutEvents:
     """A deadline passing with no further event is breached within one sweep interval."""
 
-    def test_breach_appears_on_the_wall_clock(self, kafka_broker: str, tmp_path: Path, workers: list[Worker]) -> None:
+    def test_breach_appears_on_the_wall_clock(
+        self, kafka_broker: str, tmp_path: Path, workers: list[Worker]
+    ) -> None:
         norms = tmp_path / "norms.yaml"
         norms.write_text(
             "norms:\n  - id: melding-snel\n    applies_to: {kind: melding}\n    stage: response\n"
@@ -177,23 +214,42 @@ class TestDeadlineWithoutEvents:
         names = Names()
         store = f"sqlite:///{tmp_path / 'store.sqlite3'}"
         w = new_worker(
-            workers, kafka_broker, names, tmp_path, store,
-            CONTACTMON_CLOCK="wall", CONTACTMON_LATENESS="0", CONTACTMON_NORMS_FILE=str(norms),
+            workers,
+            kafka_broker,
+            names,
+            tmp_path,
+            store,
+            CONTACTMON_CLOCK="wall",
+            CONTACTMON_LATENESS="0",
+            CONTACTMON_NORMS_FILE=str(norms),
         )
         wait_until("partitions assigned", lambda: w.owned() == 4)
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        opened = orjson.dumps({
-            "specversion": "1.0", "id": "d1", "source": "urn:nld:gemeente:heiloo:fixi",
-            "type": "nl.contactmonitor.item.opened", "time": now, "subject": "fixi-d1",
-            "data": {"municipality": "heiloo", "kind": "melding", "channel": "app"},
-        })
+        opened = orjson.dumps(
+            {
+                "specversion": "1.0",
+                "id": "d1",
+                "source": "urn:nld:gemeente:heiloo:fixi",
+                "type": "nl.contactmonitor.item.opened",
+                "time": now,
+                "subject": "fixi-d1",
+                "data": {"municipality": "heiloo", "kind": "melding", "channel": "app"},
+            }
+        )
         produce(kafka_broker, names.events, [opened])
         labels = {"municipality": "heiloo", "norm": "melding-snel"}
-        wait_until("the item is open", lambda: total(w.scrape(), "contact_items_open", municipality="heiloo") == 1)
+        wait_until(
+            "the item is open",
+            lambda: total(w.scrape(), "contact_items_open", municipality="heiloo") == 1,
+        )
         assert total(w.scrape(), "contact_norm_outcomes_total", outcome="breached", **labels) == 0
         wait_until(
-            "the breach", lambda: total(w.scrape(), "contact_norm_outcomes_total", outcome="breached", **labels) == 1,
-            timeout=60, every=0.2,
+            "the breach",
+            lambda: (
+                total(w.scrape(), "contact_norm_outcomes_total", outcome="breached", **labels) == 1
+            ),
+            timeout=60,
+            every=0.2,
         )
         assert total(w.scrape(), "contact_events_total", municipality="heiloo") == 1  # no new event
         assert total(w.scrape(), "contact_norm_overdue_items", **labels) == 1

@@ -1,4 +1,4 @@
-"""Running `contactmon worker` as a real process against the real broker, and reading its metrics."""
+"""Running `contactmon worker` as a real process against the real broker; reading its metrics."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ def parse(text: str) -> Samples:
 def contract_only(samples: Samples) -> Samples:
     """The contract's series (the worker's own health series left out)."""
     return {
-        k: v for k, v in samples.items() if k[0].startswith("contact_") and not k[0].startswith("contact_worker_")
+        k: v
+        for k, v in samples.items()
+        if k[0].startswith("contact_") and not k[0].startswith("contact_worker_")
     }
 
 
@@ -44,7 +46,9 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
 
 
-def wait_until(what: str, check: Callable[[], bool], timeout: float = 90.0, every: float = 0.5) -> None:
+def wait_until(
+    what: str, check: Callable[[], bool], timeout: float = 90.0, every: float = 0.5
+) -> None:
     """Poll ``check`` until true; fail naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -67,7 +71,9 @@ class Names:
 class Worker:
     """One `contactmon worker` process with its own metrics port."""
 
-    def __init__(self, bootstrap: str, names: Names, workdir: Path, store_url: str, **env: str) -> None:
+    def __init__(
+        self, bootstrap: str, names: Names, workdir: Path, store_url: str, **env: str
+    ) -> None:
         self.port = free_ports(1)[0]
         self.workdir = workdir
         self.log_path = workdir / f"worker-{self.port}.log"
@@ -90,8 +96,12 @@ class Worker:
 
     def start(self) -> Worker:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([CONTACTMON, "worker"], env=self.env, stdout=log, stderr=log, cwd=self.workdir)
-        wait_until(f"worker on port {self.port} to serve /metrics", self._serving, timeout=60, every=0.3)
+        self.proc = subprocess.Popen(
+            [CONTACTMON, "worker"], env=self.env, stdout=log, stderr=log, cwd=self.workdir
+        )
+        wait_until(
+            f"worker on port {self.port} to serve /metrics", self._serving, timeout=60, every=0.3
+        )
         return self
 
     def _serving(self) -> bool:
@@ -143,11 +153,13 @@ def key_of(line: bytes) -> bytes:
     try:
         obj = orjson.loads(line)
         return str(obj["data"]["municipality"]).encode()
-    except Exception:  # noqa: BLE001  (bad input is produced on purpose in some tests)
+    except Exception:
         return b"castricum"
 
 
-def produce(bootstrap: str, topic: str, lines: Iterable[bytes], per_second: float | None = None) -> int:
+def produce(
+    bootstrap: str, topic: str, lines: Iterable[bytes], per_second: float | None = None
+) -> int:
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     started = time.monotonic()
     n = 0
@@ -163,9 +175,14 @@ def produce(bootstrap: str, topic: str, lines: Iterable[bytes], per_second: floa
     return n
 
 
-def consume_all(bootstrap: str, topic: str, expect: int, timeout: float = 60.0) -> list[tuple[bytes, bytes, Mapping[str, bytes]]]:
+def consume_all(
+    bootstrap: str, topic: str, expect: int, timeout: float = 60.0
+) -> list[tuple[bytes, bytes, Mapping[str, bytes]]]:
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=2000,
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=2000,
         group_id=None,
     )
     out: list[tuple[bytes, bytes, Mapping[str, bytes]]] = []
