@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test unit lint typecheck demo bench schemas clean
+.PHONY: help install test unit lint typecheck demo demo-offline bench schemas clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -35,11 +35,15 @@ test: $(STAMP)  ## everything: lint, types, unit and integration tests
 schemas: $(STAMP)  ## regenerate events/schemas/*.json from the pydantic models
 	$(BIN)/python -m events.schema
 
-demo: $(STAMP)  ## a live demo (replay-based until the Kafka worker lands)
+demo: $(STAMP)  ## the live demo: Kafka broker, worker, simulator; Ctrl-C stops it
 	bash deploy/demo.sh
 
-bench: $(STAMP)  ## benchmarks; figures go into BENCHMARKS.md
+demo-offline: $(STAMP)  ## simulate, replay and export without Kafka
+	bash deploy/demo-offline.sh
+
+bench: $(STAMP)  ## benchmarks (core, then the live worker on a real broker); figures go into BENCHMARKS.md
 	$(BIN)/python -m bench.core_bench --events 1000000 --write BENCHMARKS.md
+	$(BIN)/python -m bench.live_bench --events 100000 --write BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

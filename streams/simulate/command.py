@@ -38,6 +38,7 @@ from streams.simulate.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
     from streams.live.producer import Progress
+    from streams.live.settings import KafkaSettings
 
 __all__ = ["add_arguments", "add_months", "default_start", "run"]
 
@@ -117,6 +118,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--out",
+        default="-",
         metavar="PATH",
         help="with --to file: the JSON Lines file to write, one event per line; '-' is stdout "
         "(default)",
@@ -226,6 +228,9 @@ def run(args: argparse.Namespace) -> int:
     if misplaced:
         print(f"contactmon simulate: error: {misplaced}", file=sys.stderr)
         return EXIT_USAGE
+    settings = _kafka_settings(args) if args.to == "kafka" else None
+    if args.to == "kafka" and settings is None:
+        return EXIT_USAGE
     try:
         events = _events(args)
     except SimulationError as error:
@@ -236,16 +241,15 @@ def run(args: argparse.Namespace) -> int:
     if args.shuffle_minutes:
         kept = shuffle_arrival(kept, args.shuffle_minutes, args.seed)
     future = len(events) - len(kept)
-    if args.to == "kafka":
-        return _send(args, kept, future)
-    out_path = args.out or "-"
+    if settings is not None:
+        return _send(args, settings, kept, future)
     with ExitStack() as stack:
         out: BinaryIO = sys.stdout.buffer
-        if out_path != "-":
-            out = stack.enter_context(open(out_path, "wb"))
+        if args.out != "-":
+            out = stack.enter_context(open(args.out, "wb"))
         written = write_events(kept, out)
         out.flush()
-    target = "stdout" if out_path == "-" else out_path
+    target = "stdout" if args.out == "-" else args.out
     print(_summary(kept, f"{written} events written to {target}", future), file=sys.stderr)
     return 0
 
@@ -253,7 +257,9 @@ def run(args: argparse.Namespace) -> int:
 def _misplaced_options(args: argparse.Namespace) -> str | None:
     """Why the options do not go with the target (``--out`` with kafka, ``--rate`` with file)."""
     if args.to == "kafka":
-        return "--out is for --to file; --to kafka sends to the events topic" if args.out else None
+        if args.out != "-":
+            return "--out is for --to file; --to kafka sends to the events topic"
+        return None
     given = [option for name, option in KAFKA_OPTIONS.items() if getattr(args, name, None)]
     if given:
         verb = "go" if len(given) > 1 else "goes"
@@ -261,21 +267,28 @@ def _misplaced_options(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _send(args: argparse.Namespace, events: Sequence[Event], future: int) -> int:
-    """Send the events to the Kafka events topic; returns the exit code."""
-    # Imported here: the Kafka client and pydantic-settings take a fifth of a second to import,
-    # which `contactmon --help` and `--to file` need not pay.
-    from streams.live.producer import ProducerError, produce  # noqa: PLC0415
+def _kafka_settings(args: argparse.Namespace) -> KafkaSettings | None:
+    """The CONTACTMON_* Kafka settings with ``--bootstrap-servers``; None (and why) if unusable."""
+    # Imported here and in _send: the Kafka client and pydantic-settings take a fifth of a second
+    # to import, which `contactmon --help` and `--to file` need not pay.
     from streams.live.settings import KafkaSettings, SettingsError, load_settings  # noqa: PLC0415
-    from streams.live.topics import TopicError, ensure_topics  # noqa: PLC0415
 
     overrides = {"bootstrap_servers": args.bootstrap_servers} if args.bootstrap_servers else {}
     try:
-        settings = load_settings(KafkaSettings, overrides=overrides)
+        return load_settings(KafkaSettings, overrides=overrides)
     except SettingsError as error:
         lines = "".join(f"\n  {problem}" for problem in error.problems)
         print(f"contactmon simulate: the Kafka settings cannot be used:{lines}", file=sys.stderr)
-        return EXIT_USAGE
+        return None
+
+
+def _send(
+    args: argparse.Namespace, settings: KafkaSettings, events: Sequence[Event], future: int
+) -> int:
+    """Send the events to the Kafka events topic; returns the exit code."""
+    from streams.live.producer import ProducerError, produce  # noqa: PLC0415
+    from streams.live.topics import TopicError, ensure_topics  # noqa: PLC0415
+
     _quiet_kafka_client()
     line = _ProgressLine(len(events)) if sys.stderr.isatty() else None
     try:

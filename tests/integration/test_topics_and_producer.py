@@ -222,8 +222,8 @@ class TestProduce:
         records = consume(settings, settings.events_topic, 4)
         received = sorted((key or b"", value) for key, value, _p, _o in records)
         assert received == [
-            (b"", b'{"data": 1}'),
             (b"", b"not json"),
+            (b"", b'{"data": 1}'),
             (b"heiloo", orjson.dumps(event)),
             (b"heiloo", orjson.dumps(event)),
         ]
