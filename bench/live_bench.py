@@ -37,6 +37,7 @@ from bench.core_bench import simulated_file
 from tests.integration.worker_harness import Names, Worker, parse, total, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
+PARTITIONS = 12  # the worker's default (CONTACTMON_PARTITIONS)
 MARK_BEGIN = "<!-- live-bench:begin -->"
 MARK_END = "<!-- live-bench:end -->"
 
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         store = f"sqlite:///{state / 'store.sqlite3'}"
         worker = Worker(bootstrap, names, state, store, CONTACTMON_CLOCK="event", CONTACTMON_LATENESS="300")
         worker.start()
-        wait_until("partitions assigned", lambda: worker is not None and worker.owned() == 4, timeout=120)
+        wait_until("partitions assigned", lambda: worker is not None and worker.owned() == PARTITIONS, timeout=120)
         started = time.perf_counter()
         wait_until(
             "the worker to reach the end of the topic",
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         ensure_topics(KafkaSettings(bootstrap_servers=bootstrap, events_topic=names2.events, dlq_topic=names2.dlq))
         worker = Worker(bootstrap, names2, state, f"sqlite:///{state / 'store2.sqlite3'}", CONTACTMON_CLOCK="wall")
         worker.start()
-        wait_until("partitions assigned", lambda: worker is not None and worker.owned() == 4, timeout=120)
+        wait_until("partitions assigned", lambda: worker is not None and worker.owned() == PARTITIONS, timeout=120)
         stop = threading.Event()
         half = live_rate / 2
         producer = threading.Thread(
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "| figure | value |",
         "|---|---|",
-        f"| events in the pre-filled topic (4 partitions) | {len(lines):,} |",
+        f"| events in the pre-filled topic ({PARTITIONS} partitions, one per municipality used) | {len(lines):,} |",
         f"| bare aiokafka consumer, same topic | {bare:,.0f} events/s |",
         f"| one worker, end to end (assignment to last offset) | {live_rate:,.0f} events/s |",
         f"| ratio worker / bare consumer | {live_rate / bare:.3f} |",

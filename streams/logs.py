@@ -84,6 +84,8 @@ def configure(level: str = "INFO", json: bool | None = None) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(name)s %(levelname)s %(message)s")
+    if level != "DEBUG":  # kafka-python logs every connection attempt at INFO and ERROR
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 
 def stdlib_logging_config(level: str = "INFO", json: bool | None = None) -> dict[str, Any]:

@@ -97,7 +97,7 @@ class KafkaSettings(BaseSettings):
     ssl_keyfile: FilePath | None = None
     events_topic: TopicName = "contact.events"
     dlq_topic: TopicName = "contact.events.dlq"
-    partitions: int = Field(default=4, ge=1)
+    partitions: int = Field(default=12, ge=1)  # 12: each default municipality its own partition
     replication_factor: int = Field(default=1, ge=1)
 
     @field_validator("bootstrap_servers")

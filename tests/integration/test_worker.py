@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from streams.cli import main
+from streams.live.settings import KafkaSettings
 from tests.integration.worker_harness import (
     Names,
     Samples,
@@ -26,6 +27,7 @@ from tests.unit.test_replay import BAD_LINES
 
 pytestmark = pytest.mark.integration
 
+PARTITIONS = KafkaSettings().partitions  # the default: each municipality its own partition
 EVENT_CLOCK = {"CONTACTMON_CLOCK": "event", "CONTACTMON_LATENESS": "0"}
 
 
@@ -92,7 +94,7 @@ class TestLiveEqualsReplay:
         names = Names()
         store = f"sqlite:///{tmp_path / 'store.sqlite3'}"
         w = new_worker(workers, kafka_broker, names, tmp_path, store, **EVENT_CLOCK)
-        wait_until("partitions assigned", lambda: w.owned() == 4)
+        wait_until("partitions assigned", lambda: w.owned() == PARTITIONS)
         n = produce(kafka_broker, names.events, lines_of(month))
         wait_until("every event processed", lambda: all_processed([w], n))
         live = contract_only(w.scrape())
@@ -109,7 +111,7 @@ class TestBadInput:
         names = Names()
         store = f"sqlite:///{tmp_path / 'store.sqlite3'}"
         w = new_worker(workers, kafka_broker, names, tmp_path, store, **EVENT_CLOCK)
-        wait_until("partitions assigned", lambda: w.owned() == 4)
+        wait_until("partitions assigned", lambda: w.owned() == PARTITIONS)
         good = [
             b'{"specversion":"1.0","id":"g1","source":"urn:nld:gemeente:castricum:fixi",'
             b'"type":"nl.contactmonitor.item.opened","time":"2024-03-04T09:00:00+01:00","subject":"g-1",'
@@ -147,7 +149,7 @@ class TestCrashSafety:
         store = f"sqlite:///{tmp_path / 'store.sqlite3'}"
         env = {**EVENT_CLOCK, "CONTACTMON_CHECKPOINT_EVERY": "1500"}
         first = new_worker(workers, kafka_broker, names, tmp_path, store, **env)
-        wait_until("partitions assigned", lambda: first.owned() == 4)
+        wait_until("partitions assigned", lambda: first.owned() == PARTITIONS)
         lines = lines_of(month)
         n = produce(kafka_broker, names.events, lines[: len(lines) // 2])
         wait_until("some events processed", lambda: first.next_offsets() >= n // 2)
@@ -172,14 +174,14 @@ class TestScaleOut:
     ) -> None:
         names = Names()
         a = new_worker(workers, kafka_broker, names, tmp_path, postgres, **EVENT_CLOCK)
-        wait_until("a owns every partition", lambda: a.owned() == 4)
+        wait_until("a owns every partition", lambda: a.owned() == PARTITIONS)
         lines = lines_of(month)
         half = len(lines) // 2
         produce(kafka_broker, names.events, lines[:half])
         b = new_worker(workers, kafka_broker, names, tmp_path, postgres, **EVENT_CLOCK)
         wait_until(
             "the partitions are shared",
-            lambda: a.owned() > 0 and b.owned() > 0 and a.owned() + b.owned() == 4,
+            lambda: a.owned() > 0 and b.owned() > 0 and a.owned() + b.owned() == PARTITIONS,
         )
         produce(kafka_broker, names.events, lines[half:])
         wait_until("every event processed", lambda: all_processed([a, b], len(lines)))
@@ -193,7 +195,7 @@ class TestScaleOut:
         assert merged == {k: v for k, v in expected.items() if dict(k[1]).get("municipality")}
 
         assert b.stop() == 0
-        wait_until("a owns every partition again", lambda: a.owned() == 4)
+        wait_until("a owns every partition again", lambda: a.owned() == PARTITIONS)
         alone = {
             k: v for k, v in contract_only(a.scrape()).items() if dict(k[1]).get("municipality")
         }
@@ -223,7 +225,7 @@ class TestDeadlineWithoutEvents:
             CONTACTMON_LATENESS="0",
             CONTACTMON_NORMS_FILE=str(norms),
         )
-        wait_until("partitions assigned", lambda: w.owned() == 4)
+        wait_until("partitions assigned", lambda: w.owned() == PARTITIONS)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         opened = orjson.dumps(
             {

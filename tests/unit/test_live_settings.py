@@ -86,7 +86,7 @@ class TestDefaults:
         )
         assert settings.events_topic == "contact.events"
         assert settings.dlq_topic == "contact.events.dlq"
-        assert (settings.partitions, settings.replication_factor) == (4, 1)
+        assert (settings.partitions, settings.replication_factor) == (12, 1)
 
     def test_client_kwargs_are_plain(self) -> None:
         settings = load_settings(KafkaSettings, {})
@@ -146,7 +146,7 @@ class TestEnvironment:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setenv("CONTACTMON_PARTITIONS", "6")
-        assert load_settings(KafkaSettings, {}).partitions == 4
+        assert load_settings(KafkaSettings, {}).partitions == 12
 
     def test_overrides_win_and_are_checked(self) -> None:
         environ = {"CONTACTMON_BOOTSTRAP_SERVERS": "env-host:9092"}

@@ -531,9 +531,9 @@ class TestCommand:
         assert all(event_time(e) <= now for e in written)
         assert "later than now left out" in capsys.readouterr().err
 
-    def test_kafka_is_not_available_yet(self, capsys: pytest.CaptureFixture[str]) -> None:
-        assert run(parse("--to", "kafka")) == 2
-        assert "not available yet" in capsys.readouterr().err
+    def test_out_is_for_files_only(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert run(parse("--to", "kafka", "--out", "x.jsonl")) == 2
+        assert "--out is for --to file" in capsys.readouterr().err
 
     def test_list_scenarios(self, capsys: pytest.CaptureFixture[str]) -> None:
         assert run(parse("--list-scenarios")) == 0
