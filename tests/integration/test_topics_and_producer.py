@@ -290,6 +290,7 @@ class TestSimulateToKafka:
         settings = fresh_settings(kafka_broker)
         monkeypatch.setenv("CONTACTMON_EVENTS_TOPIC", settings.events_topic)
         monkeypatch.setenv("CONTACTMON_DLQ_TOPIC", settings.dlq_topic)
+        monkeypatch.setenv("CONTACTMON_PARTITIONS", str(settings.partitions))
         period = ("--start", "2024-03-01", "--months", "1", "--seed", "7")
         out = tmp_path / "events.jsonl"
         assert main(["simulate", *period, "--out", str(out)]) == 0
