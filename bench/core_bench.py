@@ -29,6 +29,7 @@ from pathlib import Path
 
 import orjson
 
+from bench.report import write_section
 from streams.core.config import load_norms
 from streams.core.monitor import Monitor
 
@@ -169,7 +170,6 @@ def main(argv: list[str] | None = None) -> int:
     ratios = [ci / pi for ci, pi in zip(core, parse, strict=True)]
     report = "\n".join(
         [
-            MARK_BEGIN,
             f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()}, "
             f"Python {platform.python_version()}, one core, `make bench` "
             f"(`python -m bench.core_bench --events {args.events} "
@@ -184,18 +184,11 @@ def main(argv: list[str] | None = None) -> int:
             f"| ratio core / parse-only (median of per-run ratios) "
             f"| {statistics.median(ratios):.3f} |",
             f"| memory per open item ({open_items:,} items open) | {per_item:,.0f} bytes |",
-            MARK_END,
         ]
     )
     print(report)
     if args.write:
-        text = args.write.read_text(encoding="utf-8") if args.write.exists() else "# Benchmarks\n\n"
-        if MARK_BEGIN in text:
-            head, rest = text.split(MARK_BEGIN, 1)
-            text = head + report + rest.split(MARK_END, 1)[1]
-        else:
-            text = text.rstrip("\n") + "\n\n## Core\n\n" + report + "\n"
-        args.write.write_text(text, encoding="utf-8")
+        write_section(args.write, "Core", MARK_BEGIN, MARK_END, report)
     return 0
 
 

@@ -1,0 +1,99 @@
+"""The worker's runtime without Kafka: offsets, checkpoints, moves and wall-clock sweeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streams.core.config import load_norms
+from streams.live.runtime import LiveRuntime
+from streams.store import open_store
+from streams.store.base import OutcomeStore
+from tests.factories import event, opened, ts
+
+PARTITION = {"bergen": 0, "castricum": 1, "heiloo": 1, "uitgeest": 2}
+
+
+def runtime(store: OutcomeStore, now: float = 4_102_444_800.0, **kw: object) -> LiveRuntime:
+    return LiveRuntime(
+        load_norms(),
+        store,
+        group="g",
+        topic="t",
+        partition_of=PARTITION.__getitem__,
+        lateness=0,
+        clock=lambda: now,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def store_at(tmp_path: Path) -> OutcomeStore:
+    return open_store(f"sqlite:///{tmp_path / 's.sqlite3'}")
+
+
+class TestOffsets:
+    """Messages below the restored offset are skipped; the rest are applied once."""
+
+    def test_redelivered_messages_are_skipped(self, tmp_path: Path) -> None:
+        with store_at(tmp_path) as store:
+            rt = runtime(store)
+            rt.restore([1])
+            rt.handle(1, 0, opened("f1", "2024-05-13 10:00"))
+            rt.handle(1, 1, event("item.responded", "f1", "2024-05-14 10:00"))
+            rt.checkpoint([1])
+            again = runtime(store)
+            assert again.restore([1]) == {1: 2}
+            again.handle(1, 0, opened("f1", "2024-05-13 10:00"))
+            again.handle(1, 1, event("item.responded", "f1", "2024-05-14 10:00"))
+            assert again.owned[1].skipped == 2
+            shard = again.monitor.shards["castricum"]
+            assert shard.events_total["item.opened"] == 1
+            assert shard.outcomes_total[("melding-reactie", "met")] == 1
+
+    def test_a_partition_without_checkpoint_starts_at_zero(self, tmp_path: Path) -> None:
+        with store_at(tmp_path) as store:
+            assert runtime(store).restore([0, 2]) == {0: 0, 2: 0}
+
+
+class TestMoves:
+    """Releasing a partition checkpoints it; the next owner continues the counters."""
+
+    def test_release_then_restore_elsewhere(self, tmp_path: Path) -> None:
+        with store_at(tmp_path) as store:
+            a = runtime(store)
+            a.restore([1])
+            a.handle(1, 0, opened("f1", "2024-05-13 10:00"))
+            a.handle(1, 1, b"not json")
+            a.release([1])
+            assert a.owned_shards() == []
+            b = runtime(store)
+            b.restore([1])
+            assert [s.municipality for s in b.owned_shards()] == ["castricum", "heiloo"]
+            assert b.monitor.shards["castricum"].events_total["item.opened"] == 1
+            assert b.rejected_totals() == {"not_json": 1}
+            assert len(store.items_opened(ts("2024-05-01 00:00"), ts("2024-06-01 00:00"))) == 1
+
+
+class TestWallClock:
+    """Only caught-up partitions move on the wall clock, and only in wall mode."""
+
+    def test_tick_breaches_caught_up_partitions(self, tmp_path: Path) -> None:
+        with store_at(tmp_path) as store:
+            rt = runtime(store, now=ts("2024-05-20 09:00"))
+            rt.restore([0, 1])
+            rt.handle(1, 0, opened("f1", "2024-05-13 10:00"))
+            rt.handle(0, 0, opened("b1", "2024-05-13 10:00").replace(b"castricum", b"bergen"))
+            rt.tick([1])
+            assert (
+                rt.monitor.shards["castricum"].outcomes_total[("melding-reactie", "breached")] == 1
+            )
+            assert rt.monitor.shards["bergen"].outcomes_total[("melding-reactie", "breached")] == 0
+
+    def test_event_clock_ignores_the_wall(self, tmp_path: Path) -> None:
+        with store_at(tmp_path) as store:
+            rt = runtime(store, now=ts("2024-05-20 09:00"), wall_clock=False)
+            rt.restore([1])
+            rt.handle(1, 0, opened("f1", "2024-05-13 10:00"))
+            rt.tick([1])
+            assert (
+                rt.monitor.shards["castricum"].outcomes_total[("melding-reactie", "breached")] == 0
+            )
