@@ -10,7 +10,6 @@ waited for their subject's opening, and turns everything that cannot be applied 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from hashlib import blake2b
 
 from events.decode import Decoder, Event, Reason, Rejection
@@ -139,16 +138,3 @@ class Monitor:
         for shard in self.shards.values():
             changes_of(shard, batch)
         return batch
-
-    def all_rows(self) -> OutcomeBatch:
-        """Rows for everything the monitor still holds (for a full store rewrite)."""
-        batch = OutcomeBatch()
-        for shard in self.shards.values():
-            shard.dirty_items.update(shard.items)
-            shard.dirty_calls.update(shard.calls)
-            changes_of(shard, batch)
-        return batch
-
-    def process_many(self, lines: Iterable[bytes], now: float) -> None:
-        for raw in lines:
-            self.process(raw, now)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from events.decode import Event
@@ -274,8 +274,8 @@ class Shard:
         self._held_order.append((ev.time, subject))
         return HELD
 
-    def _release(self, subject: str) -> list[Event]:
-        """Held events of a subject just opened, oldest first (the caller re-applies them)."""
+    def release_for(self, subject: str) -> list[Event]:
+        """Held events of a subject just opened, oldest first (the monitor re-applies them)."""
         events = self.held.pop(subject, None)
         if not events:
             return []
@@ -627,10 +627,6 @@ class Shard:
         self.held.clear()
         self._held_order.clear()
 
-    def release_for(self, subject: str) -> list[Event]:
-        """Events held for ``subject`` now that it is opened (public for the monitor)."""
-        return self._release(subject)
-
     # --- read-outs for metrics ------------------------------------------------------------------
 
     def waiting_by_norm(self, now: float) -> tuple[list[int], list[int]]:
@@ -650,6 +646,3 @@ class Shard:
 
     def held_count(self) -> int:
         return sum(len(v) for v in self.held.values())
-
-    def iter_items(self) -> Iterable[tuple[str, ItemState]]:
-        return self.items.items()
