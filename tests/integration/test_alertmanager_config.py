@@ -541,16 +541,20 @@ def platform(alertname: str, severity: str = "page") -> Labels:
 
 ROUTE_CASES = {
     "norm-page-heiloo": RouteCase(
-        norm("ContactNormBurningFast", "page", "heiloo"), ONCALL, ["municipality"], gated=True
+        norm("ContactmonNormBurnRateFast", "page", "heiloo"), ONCALL, ["municipality"], gated=True
     ),
     "overdue-page-bergen": RouteCase(
-        norm("ContactOverdueItemsPilingUp", "page", "bergen"), ONCALL, ["municipality"], True
+        norm("ContactmonNormOverdueItemsPilingUp", "page", "bergen"), ONCALL, ["municipality"], True
     ),
     "at-risk-warning-castricum": RouteCase(
-        norm("ContactItemsAtRisk", "warning", "castricum"), EMAIL, ["alertname", "municipality"]
+        norm("ContactmonNormItemsAtRisk", "warning", "castricum"),
+        EMAIL,
+        ["alertname", "municipality"],
     ),
     "slow-burn-ticket-uitgeest": RouteCase(
-        norm("ContactNormBurningSlow", "ticket", "uitgeest"), TICKET, ["alertname", "municipality"]
+        norm("ContactmonNormBurnRateSlow", "ticket", "uitgeest"),
+        TICKET,
+        ["alertname", "municipality"],
     ),
     "platform-ticket": RouteCase(
         platform("ContactmonDeadLettersRising", "ticket"), TICKET, ["alertname"]
@@ -599,7 +603,9 @@ class TestAmtool:
 
     @pytest.mark.usefixtures("installed")
     def test_verify_receivers_fails_on_a_wrong_receiver(self, office_hours_config: Path) -> None:
-        labels = [f"{k}={v}" for k, v in norm("ContactItemsAtRisk", "warning", "heiloo").items()]
+        labels = [
+            f"{k}={v}" for k, v in norm("ContactmonNormItemsAtRisk", "warning", "heiloo").items()
+        ]
         right = amtool(
             "config", "routes", "test", f"--config.file={office_hours_config}",
             f"--verify.receivers={EMAIL}", *labels,
@@ -622,13 +628,13 @@ TEMPLATE_DATA: Body = {
     "receiver": EMAIL,
     "status": "firing",
     "externalURL": "http://127.0.0.1:9093/",
-    "groupLabels": {"alertname": "ContactItemsAtRisk", "municipality": "castricum"},
-    "commonLabels": norm("ContactItemsAtRisk", "warning", "castricum"),
+    "groupLabels": {"alertname": "ContactmonNormItemsAtRisk", "municipality": "castricum"},
+    "commonLabels": norm("ContactmonNormItemsAtRisk", "warning", "castricum"),
     "commonAnnotations": {},
     "alerts": [
         {
             "status": "firing",
-            "labels": norm("ContactItemsAtRisk", "warning", "castricum"),
+            "labels": norm("ContactmonNormItemsAtRisk", "warning", "castricum"),
             "annotations": {
                 "summary": "12 meldingen dreigen de reactienorm te missen",
                 "description": "Binnen één werkdag <verlopen> 12 meldingen & er komen er bij",
@@ -668,7 +674,7 @@ class TestTemplates:
     def test_subject(self, office_hours_config: Path, tmp_path: Path) -> None:
         rendered = render_template(office_hours_config, "contactmon.email.onderwerp", tmp_path)
         assert rendered.strip() == (
-            "[contactmon] Actief: Castricum — ContactItemsAtRisk (norm melding-reactie)"
+            "[contactmon] Actief: Castricum — ContactmonNormItemsAtRisk (norm melding-reactie)"
         )
 
     def test_text_body(self, office_hours_config: Path, tmp_path: Path) -> None:
@@ -821,12 +827,12 @@ class TestLiveAlertmanager:
     ) -> None:
         am = start_alertmanager({})
         am.post_alerts(
-            norm("ContactNormBurningFast", "page", "heiloo"),
-            {**norm("ContactNormBurningFast", "page", "heiloo"), "norm": "vraag-reactie"},
-            norm("ContactNormBurningFast", "page", "castricum"),
+            norm("ContactmonNormBurnRateFast", "page", "heiloo"),
+            {**norm("ContactmonNormBurnRateFast", "page", "heiloo"), "norm": "vraag-reactie"},
+            norm("ContactmonNormBurnRateFast", "page", "castricum"),
         )
         assert am.receiver.wait_for(
-            lambda bodies: len(alerts_in(bodies, alertname="ContactNormBurningFast")) >= 3,
+            lambda bodies: len(alerts_in(bodies, alertname="ContactmonNormBurnRateFast")) >= 3,
             DELIVERY_TIMEOUT_S,
         ), am.receiver.bodies
         time.sleep(QUIET_PERIOD_S)  # nothing more may follow: one notification per group
@@ -856,7 +862,7 @@ class TestLiveAlertmanager:
         ), am.receiver.bodies
         (source,) = am.alerts('alertname="ContactmonWorkerDown"')
 
-        uitgeest = norm("ContactNormBurningFast", "page", "uitgeest")
+        uitgeest = norm("ContactmonNormBurnRateFast", "page", "uitgeest")
         am.post_alerts(uitgeest)
 
         def inhibited() -> bool:
@@ -881,10 +887,10 @@ class TestLiveAlertmanager:
         am = start_alertmanager({})
         am.post_alerts(
             {**platform("ContactmonNoEvents", "warning"), "municipality": "bergen"},
-            norm("ContactNormBurningFast", "page", "bergen"),
-            norm("ContactNormBurningFast", "page", "castricum"),
-            norm("ContactItemsAtRisk", "warning", "castricum"),
-            {**norm("ContactItemsAtRisk", "warning", "castricum"), "norm": "vraag-reactie"},
+            norm("ContactmonNormBurnRateFast", "page", "bergen"),
+            norm("ContactmonNormBurnRateFast", "page", "castricum"),
+            norm("ContactmonNormItemsAtRisk", "warning", "castricum"),
+            {**norm("ContactmonNormItemsAtRisk", "warning", "castricum"), "norm": "vraag-reactie"},
         )
         (no_events,) = am.alerts('alertname="ContactmonNoEvents"')
         (castricum_page,) = am.alerts('severity="page"', 'municipality="castricum"')

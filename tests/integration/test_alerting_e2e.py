@@ -1,0 +1,306 @@
+"""End to end, all real: worker on Kafka → Prometheus (the shipped rules) → Alertmanager → webhook.
+
+Deadlines of days cannot pass in a test, so the worker runs a norms file whose melding-reactie
+norm is 20 *seconds* (same id, same target), and a generator produces Fixi reports and their
+responses in real time, stamped with the wall clock. The rules are the shipped
+`alerts/contactmon.rules.yml` with two changes made here, and only here: every group evaluates
+every second and every `for:` is 2 s, so what takes hours in production takes seconds. The
+Alertmanager configuration is the shipped one, rendered with office hours always open (the test may
+run at night) and short group waits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+from kafka import KafkaProducer
+
+from tests.integration.conftest import free_ports
+from tests.integration.webhook import WebhookReceiver
+from tests.integration.worker_harness import Names, Worker, wait_until
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SLUGS = ("bergen", "castricum", "heiloo", "uitgeest")
+NORMS = """\
+norms:
+  - id: melding-reactie
+    applies_to: {kind: melding}
+    stage: response
+    within: 20
+    unit: seconds
+    target: 0.90
+"""
+
+
+def rules_for_test(dst: Path) -> Path:
+    """The shipped rules, evaluated every second, with every `for:` at 2 s."""
+    data = yaml.safe_load((ROOT / "alerts" / "contactmon.rules.yml").read_text())
+    for group in data["groups"]:
+        group["interval"] = "1s"
+        for rule in group["rules"]:
+            if "alert" in rule and "for" in rule:
+                rule["for"] = "2s"
+    dst.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return dst
+
+
+def prometheus_config(dst: Path, rules: Path, worker_port: int, am_port: int) -> Path:
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(rules)],
+        "alerting": {
+            "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]
+        },
+        "scrape_configs": [
+            {
+                "job_name": "contactmon-worker",
+                "static_configs": [{"targets": [f"127.0.0.1:{worker_port}"]}],
+            }
+        ],
+    }
+    dst.write_text(yaml.safe_dump(config, sort_keys=False))
+    return dst
+
+
+def script(name: str, *args: str, env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [str(ROOT / "deploy" / name), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"deploy/{name} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        )
+
+
+def event(etype: str, slug: str, subject: str, n: int, **data: Any) -> bytes:
+    return orjson.dumps(
+        {
+            "specversion": "1.0",
+            "id": f"{etype}-{subject}-{n}",
+            "source": f"urn:nld:gemeente:{slug}:fixi",
+            "type": f"nl.contactmonitor.{etype}",
+            "time": datetime.now(UTC).isoformat(),
+            "subject": subject,
+            "data": {"municipality": slug, **data},
+        }
+    )
+
+
+class Generator(threading.Thread):
+    """Two Fixi reports a second per municipality; responses after 3 s, or 40 s where it slips."""
+
+    def __init__(self, bootstrap: str, topic: str, slipping: frozenset[str]) -> None:
+        super().__init__(daemon=True)
+        self.bootstrap, self.topic, self.slipping = bootstrap, topic, slipping
+        self.halt = threading.Event()
+        self.sent = 0
+
+    def run(self) -> None:
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks=1, linger_ms=5)
+        due: list[tuple[float, str, str]] = []
+        n = 0
+        while not self.halt.is_set():
+            now = time.monotonic()
+            for slug in SLUGS:
+                subject = f"fixi-{slug[:4]}-{n:05d}"
+                producer.send(
+                    self.topic,
+                    key=slug.encode(),
+                    value=event("item.opened", slug, subject, n, kind="melding", channel="app"),
+                )
+                due.append((now + (40.0 if slug in self.slipping else 3.0), slug, subject))
+            for item in [d for d in due if d[0] <= now]:
+                due.remove(item)
+                _, slug, subject = item
+                producer.send(
+                    self.topic, key=slug.encode(), value=event("item.responded", slug, subject, n)
+                )
+            self.sent += 1
+            n += 1
+            producer.flush()
+            self.halt.wait(0.5)
+        producer.close()
+
+
+class Stack:
+    """Worker, Prometheus and Alertmanager for one scenario."""
+
+    def __init__(self, bootstrap: str, tmp: Path, receiver: WebhookReceiver) -> None:
+        self.names = Names()
+        self.tmp = tmp
+        self.env = {
+            **os.environ,
+            "CONTACTMON_STATE": str(tmp / "state"),
+            "CONTACTMON_AM_GROUP_WAIT": "1s",
+            "CONTACTMON_AM_GROUP_INTERVAL": "2s",
+            "CONTACTMON_AM_ALWAYS_OPEN": "1",
+        }
+        self.am_port, self.prom_port = free_ports(2)
+        norms = tmp / "norms.yaml"
+        norms.write_text(NORMS)
+        self.worker = Worker(
+            bootstrap,
+            self.names,
+            tmp,
+            f"sqlite:///{tmp / 'store.sqlite3'}",
+            CONTACTMON_CLOCK="wall",
+            CONTACTMON_LATENESS="0",
+            CONTACTMON_NORMS_FILE=str(norms),
+        )
+        self.receiver = receiver
+        self.bootstrap = bootstrap
+
+    def start(self) -> Stack:
+        script(
+            "alertmanager.sh",
+            "start",
+            "--port",
+            str(self.am_port),
+            "--webhook-url",
+            self.receiver.url,
+            env=self.env,
+        )
+        self.worker.start()
+        wait_until("the worker owns its partitions", lambda: self.worker.owned() > 0)
+        rules = rules_for_test(self.tmp / "rules.yml")
+        config = prometheus_config(
+            self.tmp / "prometheus.yml", rules, self.worker.port, self.am_port
+        )
+        script(
+            "prometheus.sh",
+            "start",
+            "--port",
+            str(self.prom_port),
+            "--config",
+            str(config),
+            env=self.env,
+        )
+        wait_until("Prometheus scrapes the worker", self._scraping, timeout=60)
+        return self
+
+    def _scraping(self) -> bool:
+        url = f"http://127.0.0.1:{self.prom_port}/api/v1/query?query=up%7Bjob%3D%22contactmon-worker%22%7D"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            result = json.load(r)["data"]["result"]
+        return bool(result) and result[0]["value"][1] == "1"
+
+    def stop(self) -> None:
+        self.worker.stop()
+        script("prometheus.sh", "stop", "--port", str(self.prom_port), env=self.env)
+        script("alertmanager.sh", "stop", "--port", str(self.am_port), env=self.env)
+
+    def alertmanager_alerts(self) -> list[dict[str, Any]]:
+        url = f"http://127.0.0.1:{self.am_port}/api/v2/alerts?active=true&inhibited=true&silenced=true"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            alerts: list[dict[str, Any]] = json.load(r)
+        return alerts
+
+
+def pages(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Firing alerts in on-call notifications."""
+    return [
+        alert
+        for body in bodies
+        if body.get("receiver") == "oncall-webhook"
+        for alert in body.get("alerts", [])
+        if alert.get("status") == "firing"
+    ]
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as r:
+        yield r
+
+
+class TestHeilooSlips:
+    """Heiloo's response norm slips: Heiloo is paged, nobody else; a stopped worker is paged too."""
+
+    def test_page_for_heiloo_only_then_monitor_down_inhibits(
+        self, kafka_broker: str, tmp_path: Path, receiver: WebhookReceiver
+    ) -> None:
+        stack = Stack(kafka_broker, tmp_path, receiver).start()
+        generator = Generator(kafka_broker, stack.names.events, frozenset({"heiloo"}))
+        try:
+            generator.start()
+
+            def heiloo_paged(bodies: list[dict[str, Any]]) -> bool:
+                return any(
+                    a["labels"].get("municipality") == "heiloo"
+                    and a["labels"].get("team") == "klantcontact"
+                    for a in pages(bodies)
+                )
+
+            assert receiver.wait_for(heiloo_paged, timeout=240), (
+                f"no page for Heiloo; received {receiver.bodies}\n"
+                f"worker log:\n{stack.worker.log_tail()}"
+            )
+            page = next(
+                a for a in pages(receiver.bodies) if a["labels"].get("municipality") == "heiloo"
+            )
+            assert page["labels"]["severity"] == "page"
+            assert page["labels"]["norm"] == "melding-reactie"
+            assert "Heiloo" in page["annotations"]["summary"]
+            assert page["annotations"]["runbook_url"].startswith("https://")
+            business = [
+                a for a in pages(receiver.bodies) if a["labels"].get("team") == "klantcontact"
+            ]
+            assert {a["labels"]["municipality"] for a in business} == {"heiloo"}
+
+            generator.halt.set()
+            generator.join(timeout=30)
+            stack.worker.stop()
+
+            def worker_down(bodies: list[dict[str, Any]]) -> bool:
+                return any(
+                    a["labels"].get("alertname") == "ContactmonWorkerDown" for a in pages(bodies)
+                )
+
+            assert receiver.wait_for(worker_down, timeout=120), (
+                f"no monitor-down page; received {receiver.bodies}"
+            )
+            norm_alerts = [
+                a for a in stack.alertmanager_alerts() if a["labels"].get("team") == "klantcontact"
+            ]
+            for alert in norm_alerts:
+                assert alert["status"]["state"] == "suppressed", alert
+                assert alert["status"]["inhibitedBy"], alert
+        finally:
+            generator.halt.set()
+            stack.stop()
+
+
+class TestHealthyRun:
+    """When every municipality answers on time, nobody is paged."""
+
+    def test_no_page(self, kafka_broker: str, tmp_path: Path, receiver: WebhookReceiver) -> None:
+        stack = Stack(kafka_broker, tmp_path, receiver).start()
+        generator = Generator(kafka_broker, stack.names.events, frozenset())
+        try:
+            generator.start()
+            # long enough for the slipping scenario to page (it does within about a minute)
+            wait_until("events flowing for 90 s", lambda: generator.sent >= 180, timeout=200)
+            assert stack.worker.scrape()
+            assert pages(receiver.bodies) == []
+        finally:
+            generator.halt.set()
+            stack.stop()
