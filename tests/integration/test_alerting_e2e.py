@@ -2,9 +2,9 @@
 
 Deadlines of days cannot pass in a test, so the worker runs a norms file whose melding-reactie
 norm is 20 *seconds* (same id, same target), and a generator produces Fixi reports and their
-responses in real time, stamped with the wall clock. The rules are the shipped
-`alerts/contactmon.rules.yml` with two changes made here, and only here: every group evaluates
-every second and every `for:` is 2 s, so what takes hours in production takes seconds. The
+responses in real time, stamped with the wall clock (`streams.demo`, also behind `make demo`). The
+rules are the shipped `alerts/contactmon.rules.yml` with two changes (`streams.demo.fast_rules`):
+every group evaluates every second and every `for:` is 2 s, so what takes hours takes seconds. The
 Alertmanager configuration is the shipped one, rendered with office hours always open (the test may
 run at night) and short group waits.
 """
@@ -14,19 +14,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import yaml
-from kafka import KafkaProducer
 
+from streams.demo import FAST_NORMS, LiveGenerator, fast_rules
 from tests.integration.conftest import free_ports
 from tests.integration.webhook import WebhookReceiver
 from tests.integration.worker_harness import Names, Worker, wait_until
@@ -34,28 +30,6 @@ from tests.integration.worker_harness import Names, Worker, wait_until
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-SLUGS = ("bergen", "castricum", "heiloo", "uitgeest")
-NORMS = """\
-norms:
-  - id: melding-reactie
-    applies_to: {kind: melding}
-    stage: response
-    within: 20
-    unit: seconds
-    target: 0.90
-"""
-
-
-def rules_for_test(dst: Path) -> Path:
-    """The shipped rules, evaluated every second, with every `for:` at 2 s."""
-    data = yaml.safe_load((ROOT / "alerts" / "contactmon.rules.yml").read_text())
-    for group in data["groups"]:
-        group["interval"] = "1s"
-        for rule in group["rules"]:
-            if "alert" in rule and "for" in rule:
-                rule["for"] = "2s"
-    dst.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-    return dst
 
 
 def prometheus_config(dst: Path, rules: Path, worker_port: int, am_port: int) -> Path:
@@ -91,56 +65,6 @@ def script(name: str, *args: str, env: dict[str, str]) -> None:
         )
 
 
-def event(etype: str, slug: str, subject: str, n: int, **data: Any) -> bytes:
-    return orjson.dumps(
-        {
-            "specversion": "1.0",
-            "id": f"{etype}-{subject}-{n}",
-            "source": f"urn:nld:gemeente:{slug}:fixi",
-            "type": f"nl.contactmonitor.{etype}",
-            "time": datetime.now(UTC).isoformat(),
-            "subject": subject,
-            "data": {"municipality": slug, **data},
-        }
-    )
-
-
-class Generator(threading.Thread):
-    """Two Fixi reports a second per municipality; responses after 3 s, or 40 s where it slips."""
-
-    def __init__(self, bootstrap: str, topic: str, slipping: frozenset[str]) -> None:
-        super().__init__(daemon=True)
-        self.bootstrap, self.topic, self.slipping = bootstrap, topic, slipping
-        self.halt = threading.Event()
-        self.sent = 0
-
-    def run(self) -> None:
-        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks=1, linger_ms=5)
-        due: list[tuple[float, str, str]] = []
-        n = 0
-        while not self.halt.is_set():
-            now = time.monotonic()
-            for slug in SLUGS:
-                subject = f"fixi-{slug[:4]}-{n:05d}"
-                producer.send(
-                    self.topic,
-                    key=slug.encode(),
-                    value=event("item.opened", slug, subject, n, kind="melding", channel="app"),
-                )
-                due.append((now + (40.0 if slug in self.slipping else 3.0), slug, subject))
-            for item in [d for d in due if d[0] <= now]:
-                due.remove(item)
-                _, slug, subject = item
-                producer.send(
-                    self.topic, key=slug.encode(), value=event("item.responded", slug, subject, n)
-                )
-            self.sent += 1
-            n += 1
-            producer.flush()
-            self.halt.wait(0.5)
-        producer.close()
-
-
 class Stack:
     """Worker, Prometheus and Alertmanager for one scenario."""
 
@@ -156,7 +80,7 @@ class Stack:
         }
         self.am_port, self.prom_port = free_ports(2)
         norms = tmp / "norms.yaml"
-        norms.write_text(NORMS)
+        norms.write_text(FAST_NORMS)
         self.worker = Worker(
             bootstrap,
             self.names,
@@ -181,7 +105,7 @@ class Stack:
         )
         self.worker.start()
         wait_until("the worker owns its partitions", lambda: self.worker.owned() > 0)
-        rules = rules_for_test(self.tmp / "rules.yml")
+        rules = fast_rules(ROOT / "alerts" / "contactmon.rules.yml", self.tmp / "rules.yml")
         config = prometheus_config(
             self.tmp / "prometheus.yml", rules, self.worker.port, self.am_port
         )
@@ -239,7 +163,7 @@ class TestHeilooSlips:
         self, kafka_broker: str, tmp_path: Path, receiver: WebhookReceiver
     ) -> None:
         stack = Stack(kafka_broker, tmp_path, receiver).start()
-        generator = Generator(kafka_broker, stack.names.events, frozenset({"heiloo"}))
+        generator = LiveGenerator(kafka_broker, stack.names.events, {"heiloo"})
         try:
             generator.start()
 
@@ -294,11 +218,11 @@ class TestHealthyRun:
 
     def test_no_page(self, kafka_broker: str, tmp_path: Path, receiver: WebhookReceiver) -> None:
         stack = Stack(kafka_broker, tmp_path, receiver).start()
-        generator = Generator(kafka_broker, stack.names.events, frozenset())
+        generator = LiveGenerator(kafka_broker, stack.names.events)
         try:
             generator.start()
             # long enough for the slipping scenario to page (it does within about a minute)
-            wait_until("events flowing for 90 s", lambda: generator.sent >= 180, timeout=200)
+            wait_until("events flowing for 90 s", lambda: generator.rounds >= 180, timeout=200)
             assert stack.worker.scrape()
             assert pages(receiver.bodies) == []
         finally:
