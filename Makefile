@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test unit lint typecheck demo demo-offline bench schemas clean
+.PHONY: help install test unit lint typecheck demo demo-offline bench schemas dashboards clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -31,6 +31,9 @@ unit: $(STAMP)  ## the fast unit tests only
 test: $(STAMP)  ## everything: lint, types, unit and integration tests
 	$(MAKE) lint typecheck
 	$(BIN)/pytest -q tests
+
+dashboards: $(STAMP)  ## regenerate grafana/dashboards/*.json and the Kubernetes copies
+	$(BIN)/python -m streams.dashboards.build
 
 schemas: $(STAMP)  ## regenerate events/schemas/*.json from the pydantic models
 	$(BIN)/python -m events.schema
