@@ -40,54 +40,19 @@
 # Exit codes: 0 success (status: running), 1 failure, 2 usage error, 3 status: not running.
 set -euo pipefail
 
-readonly HOST=127.0.0.1
+readonly SCRIPT_NAME=alertmanager.sh
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
 readonly DEFAULT_PORT=9093
 readonly PACKAGE=prometheus-alertmanager
 readonly STOP_TIMEOUT=30
 readonly TIME_ZONE=Europe/Amsterdam
-readonly STATE_ROOT=${CONTACTMON_STATE:-/tmp/contactmon}
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly DEFAULT_TEMPLATE=$here/alertmanager/alertmanager.yml
 
-say() { printf 'alertmanager.sh: %s\n' "$*"; }
-die() {
-    printf 'alertmanager.sh: error: %s\n' "$*" >&2
-    exit 1
-}
-usage() {
-    sed -n '/^# Usage:/,/^#$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
-
 # ---- prerequisites ---------------------------------------------------------------------
-
-# True when this script may install Debian packages: root, apt-get present, not forbidden.
-apt_allowed() {
-    [[ $(id -u) -eq 0 && ${CONTACTMON_ALLOW_APT:-1} != 0 ]] && command -v apt-get >/dev/null
-}
-
-# Install Debian packages, refreshing the package lists once if the first try fails.
-apt_install() {
-    say "installing with apt-get: $*"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; then
-        apt-get update -q >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
-    fi
-}
-
-# The package's own service listens on 0.0.0.0:9093 with /etc/prometheus/alertmanager.yml;
-# after installing the package, stop it (and keep it from starting at boot), so only the
-# Alertmanagers this script starts run.
-quiet_package_service() {
-    if command -v systemctl >/dev/null && systemctl is-active --quiet "$PACKAGE" 2>/dev/null; then
-        say "stopping and disabling the package's own $PACKAGE service"
-        systemctl disable --now "$PACKAGE" >/dev/null 2>&1 || true
-    elif [[ -x /etc/init.d/$PACKAGE ]] && "/etc/init.d/$PACKAGE" status >/dev/null 2>&1; then
-        say "stopping the package's own $PACKAGE service"
-        "/etc/init.d/$PACKAGE" stop >/dev/null 2>&1 || true
-    fi
-}
 
 # Set AM_BIN and AMTOOL to the binaries; nothing when they are missing.
 find_binaries() {
@@ -101,14 +66,15 @@ ensure_binaries() {
     if [[ -z $AM_BIN || -z $AMTOOL ]]; then
         apt_allowed || die "Alertmanager (prometheus-alertmanager, amtool) is missing: install it (apt-get install -y $PACKAGE), or run as root without CONTACTMON_ALLOW_APT=0"
         apt_install "$PACKAGE"
-        quiet_package_service
+        # The package's own service listens on 0.0.0.0:9093 with /etc/prometheus/alertmanager.yml.
+        quiet_package_service "$PACKAGE"
         find_binaries
         [[ -n $AM_BIN && -n $AMTOOL ]] || die "apt-get installed $PACKAGE, but prometheus-alertmanager or amtool is still not on PATH"
     fi
 }
 
 am_version() {
-    "$AM_BIN" --version 2>&1 | sed -n 's/.*version \([0-9][0-9.]*\).*/\1/p' | head -n 1
+    binary_version "$AM_BIN"
 }
 
 # ---- an Alertmanager's files -----------------------------------------------------------
@@ -122,42 +88,10 @@ instance_paths() {
     log_file=$state_dir/alertmanager.log
 }
 
-# True when something accepts TCP connections on HOST:PORT.
-port_open() {
-    timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
-}
-
-# The HTTP status code of METHOD PATH on HOST:PORT, or nothing when there is no answer.
-# Plain bash (/dev/tcp), so neither curl nor wget is needed.
-http_status() {
-    local port=$1 method=$2 path=$3
-    # shellcheck disable=SC2016 # the inner script expands its own arguments
-    timeout 5 bash -c '
-        exec 3<>"/dev/tcp/$0/$1" || exit 1
-        printf "%s %s HTTP/1.0\r\nHost: %s:%s\r\nContent-Length: 0\r\n\r\n" "$2" "$3" "$0" "$1" >&3
-        IFS=" " read -r _ code _ <&3 && printf "%s\n" "$code"
-    ' "$HOST" "$port" "$method" "$path" 2>/dev/null || true
-}
-
 # The pid in the pid file when that process is a live Alertmanager with this instance's
 # configuration; nothing otherwise.
 running_pid() {
-    local pid
-    [[ -f $pid_file ]] || return 0
-    pid=$(<"$pid_file")
-    [[ $pid =~ ^[0-9]+$ ]] || return 0
-    if kill -0 "$pid" 2>/dev/null &&
-        tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -Fx -- "--config.file=$config_file" >/dev/null; then
-        printf '%s\n' "$pid"
-    fi
-}
-
-log_tail() {
-    if [[ -f $log_file ]]; then
-        printf -- '--- last lines of %s ---\n' "$log_file" >&2
-        tail -n 40 "$log_file" >&2
-        printf -- '--- end of log ---\n' >&2
-    fi
+    pid_in_file "$pid_file" -Fx -- "--config.file=$config_file"
 }
 
 # Escape a value for the replacement side of a sed s|||: backslash, ampersand and the bar.
@@ -167,7 +101,7 @@ sed_escape() {
 
 # A Prometheus duration such as 1s, 30s, 5m, 1h30m.
 check_duration() {
-    [[ $2 =~ ^([0-9]+(ms|s|m|h|d|w|y))+$ ]] || die "$1 must be a duration like 30s or 5m, got '$2'"
+    is_duration "$2" || die "$1 must be a duration like 30s or 5m, got '$2'"
 }
 
 check_url() {
@@ -219,10 +153,7 @@ render_config() {
             -e "s|@GROUP_INTERVAL@|$interval|g" \
             "$template"
     } >"$tmp"
-    if grep -n '@[A-Z_]*@' "$tmp" >&2; then
-        rm -f "$tmp"
-        die "placeholders left in the rendered configuration (above): does the script know them?"
-    fi
+    check_no_placeholders "$tmp"
     rm -rf "$(dirname "$out")/templates"
     if [[ -d $conf_dir/templates ]]; then
         cp -r "$conf_dir/templates" "$(dirname "$out")/templates"
@@ -317,46 +248,15 @@ cmd_start() {
 
     timeout=${CONTACTMON_AM_START_TIMEOUT:-30}
     started_at=$SECONDS
-    until [[ $(http_status "$port" GET /-/ready) == 200 ]]; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            rm -f "$pid_file"
-            log_tail
-            die "Alertmanager exited during start-up"
-        fi
-        if ((SECONDS - started_at >= timeout)); then
-            log_tail
-            kill -TERM "$pid" 2>/dev/null || true
-            rm -f "$pid_file"
-            die "Alertmanager was not ready on $HOST:$port within ${timeout}s (sent it SIGTERM)"
-        fi
-        sleep 0.2
-    done
+    wait_until_ready "$pid" "$started_at" "$timeout" 0.2 Alertmanager \
+        "Alertmanager was not ready on $HOST:$port" http_ready "$port"
     say "ready on http://$HOST:$port/ (pid $pid, after $((SECONDS - started_at))s)"
 }
 
 cmd_stop() {
-    local port=$1 pid waited
+    local port=$1
     instance_paths "$port"
-    pid=$(running_pid)
-    if [[ -z $pid ]]; then
-        rm -f "$pid_file"
-        say "not running on port $port"
-        return 0
-    fi
-    say "stopping the Alertmanager on port $port (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    waited=0
-    while kill -0 "$pid" 2>/dev/null && ((waited < STOP_TIMEOUT * 5)); do
-        sleep 0.2
-        waited=$((waited + 1))
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        say "still alive after ${STOP_TIMEOUT}s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-    fi
-    rm -f "$pid_file"
-    say "stopped; logs: $log_file"
+    stop_instance "$port" "$(running_pid)" "the Alertmanager" "$STOP_TIMEOUT" 2
 }
 
 cmd_status() {
@@ -381,7 +281,7 @@ main() {
             --webhook-url) webhook_url=${2:?--webhook-url needs a value} && shift 2 ;;
             --config) template=${2:?--config needs a value} && config_given=1 && shift 2 ;;
             -h | --help) usage ;;
-            *) printf 'alertmanager.sh: unknown argument: %s\n' "$1" >&2 && usage ;;
+            *) usage_error "unknown argument: $1" ;;
         esac
     done
     [[ $port =~ ^[0-9]+$ ]] || die "--port must be a number, got '$port'"
@@ -401,7 +301,7 @@ main() {
         stop) cmd_stop "$port" ;;
         status) cmd_status "$port" ;;
         -h | --help | help) usage ;;
-        *) printf 'alertmanager.sh: unknown command: %s\n' "$cmd" >&2 && usage ;;
+        *) usage_error "unknown command: $cmd" ;;
     esac
 }
 

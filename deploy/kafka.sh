@@ -28,7 +28,10 @@
 # Exit codes: 0 success (status: running), 1 failure, 2 usage error, 3 status: not running.
 set -euo pipefail
 
-readonly HOST=127.0.0.1
+readonly SCRIPT_NAME=kafka.sh
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
 readonly MIN_JAVA=17
 readonly STOP_TIMEOUT=30
 
@@ -37,16 +40,6 @@ readonly KAFKA_CONF_DIR=$here/kafka
 readonly POM=$KAFKA_CONF_DIR/pom.xml
 readonly TEMPLATE=$KAFKA_CONF_DIR/server.properties
 readonly LOG4J_CONFIG=$KAFKA_CONF_DIR/log4j2.yaml
-
-say() { printf 'kafka.sh: %s\n' "$*"; }
-die() {
-    printf 'kafka.sh: error: %s\n' "$*" >&2
-    exit 1
-}
-usage() {
-    sed -n '/^# Usage:/,/^#$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
 
 # The Kafka version: the environment's, else the pom's kafka.version property.
 kafka_version() {
@@ -64,23 +57,8 @@ VERSION=$(kafka_version)
 readonly VERSION
 readonly CACHE_DIR=${CONTACTMON_CACHE:-${HOME:-/tmp}/.cache/contactmon}/kafka-$VERSION
 readonly LIBS=$CACHE_DIR/libs
-readonly STATE_ROOT=${CONTACTMON_STATE:-/tmp/contactmon}
 
 # ---- prerequisites ---------------------------------------------------------------------
-
-# True when this script may install Debian packages: root, apt-get present, not forbidden.
-apt_allowed() {
-    [[ $(id -u) -eq 0 && ${CONTACTMON_ALLOW_APT:-1} != 0 ]] && command -v apt-get >/dev/null
-}
-
-# Install Debian packages, refreshing the package lists once if the first try fails.
-apt_install() {
-    say "installing with apt-get: $*"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; then
-        apt-get update -q >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
-    fi
-}
 
 java_bin() {
     if [[ -n ${JAVA_HOME:-} ]]; then
@@ -160,28 +138,15 @@ broker_paths() {
     log_file=$log_dir/server.log
 }
 
-# True when something accepts TCP connections on HOST:PORT.
-port_open() {
-    timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
-}
-
 # The pid in the pid file when that process is a live Kafka broker; nothing otherwise.
 running_pid() {
-    local pid
-    [[ -f $pid_file ]] || return 0
-    pid=$(<"$pid_file")
-    [[ $pid =~ ^[0-9]+$ ]] || return 0
-    if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep 'kafka\.Kafka' >/dev/null; then
-        printf '%s\n' "$pid"
-    fi
+    pid_in_file "$pid_file" 'kafka\.Kafka'
 }
 
-log_tail() {
-    if [[ -f $log_file ]]; then
-        printf -- '--- last lines of %s ---\n' "$log_file" >&2
-        tail -n 40 "$log_file" >&2
-        printf -- '--- end of log ---\n' >&2
-    fi
+# True when the broker answers on PORT and logged the end of its start-up after byte OFFSET
+# of the log (so not an earlier run's, in the same log).
+broker_ready() {
+    port_open "$1" && tail -c "+$(($2 + 1))" "$log_file" | grep 'Kafka Server started' >/dev/null
 }
 
 # Write the broker's server.properties from the template (its comments left out).
@@ -274,48 +239,15 @@ cmd_start() {
 
     timeout=${CONTACTMON_KAFKA_START_TIMEOUT:-60}
     started_at=$SECONDS
-    # Ready means: the client port answers and this run (not an earlier one in the same
-    # log, hence the byte offset) logged the end of the server's start-up.
-    until port_open "$port" && tail -c "+$((log_offset + 1))" "$log_file" | grep 'Kafka Server started' >/dev/null; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            rm -f "$pid_file"
-            log_tail
-            die "the broker exited during start-up"
-        fi
-        if ((SECONDS - started_at >= timeout)); then
-            log_tail
-            kill -TERM "$pid" 2>/dev/null || true
-            rm -f "$pid_file"
-            die "the broker did not answer on $HOST:$port within ${timeout}s (sent it SIGTERM)"
-        fi
-        sleep 0.5
-    done
+    wait_until_ready "$pid" "$started_at" "$timeout" 0.5 "the broker" \
+        "the broker did not answer on $HOST:$port" broker_ready "$port" "$log_offset"
     say "ready on $HOST:$port (pid $pid, after $((SECONDS - started_at))s)"
 }
 
 cmd_stop() {
-    local port=$1 pid waited
+    local port=$1
     broker_paths "$port"
-    pid=$(running_pid)
-    if [[ -z $pid ]]; then
-        rm -f "$pid_file"
-        say "not running on port $port"
-        return 0
-    fi
-    say "stopping the broker on port $port (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    waited=0
-    while kill -0 "$pid" 2>/dev/null && ((waited < STOP_TIMEOUT * 2)); do
-        sleep 0.5
-        waited=$((waited + 1))
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        say "still alive after ${STOP_TIMEOUT}s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-    fi
-    rm -f "$pid_file"
-    say "stopped; logs: $log_file"
+    stop_instance "$port" "$(running_pid)" "the broker" "$STOP_TIMEOUT" 5
 }
 
 cmd_status() {
@@ -340,7 +272,7 @@ main() {
             --controller-port) controller_port=${2:?--controller-port needs a value} && shift 2 ;;
             --data) data_dir=${2:?--data needs a value} && shift 2 ;;
             -h | --help) usage ;;
-            *) printf 'kafka.sh: unknown argument: %s\n' "$1" >&2 && usage ;;
+            *) usage_error "unknown argument: $1" ;;
         esac
     done
     [[ $port =~ ^[0-9]+$ ]] || die "--port must be a number, got '$port'"
@@ -355,7 +287,7 @@ main() {
         stop) cmd_stop "$port" ;;
         status) cmd_status "$port" ;;
         -h | --help | help) usage ;;
-        *) printf 'kafka.sh: unknown command: %s\n' "$cmd" >&2 && usage ;;
+        *) usage_error "unknown command: $cmd" ;;
     esac
 }
 

@@ -29,42 +29,18 @@
 # Exit codes: 0 success (status: running), 1 failure, 2 usage error, 3 status: not running.
 set -euo pipefail
 
-readonly HOST=127.0.0.1
+readonly SCRIPT_NAME=postgres.sh
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
 readonly DEFAULT_PORT=5433
 readonly DATABASE=contactmon
 readonly SUPERUSER=postgres
 readonly OS_USER=postgres
 readonly STOP_TIMEOUT=60
 readonly MAX_SOCKET_PATH=100 # unix socket paths are limited to 107 bytes
-readonly STATE_ROOT=${CONTACTMON_STATE:-/tmp/contactmon}
-
-say() { printf 'postgres.sh: %s\n' "$*"; }
-die() {
-    printf 'postgres.sh: error: %s\n' "$*" >&2
-    exit 1
-}
-usage() {
-    sed -n '/^# Usage:/,/^#$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
-
-is_root() { [[ $(id -u) -eq 0 ]]; }
 
 # ---- prerequisites ---------------------------------------------------------------------
-
-# True when this script may install Debian packages: root, apt-get present, not forbidden.
-apt_allowed() {
-    is_root && [[ ${CONTACTMON_ALLOW_APT:-1} != 0 ]] && command -v apt-get >/dev/null
-}
-
-# Install Debian packages, refreshing the package lists once if the first try fails.
-apt_install() {
-    say "installing with apt-get: $*"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; then
-        apt-get update -q >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
-    fi
-}
 
 # The directory holding initdb, pg_ctl and postgres, or nothing when there is none.
 find_bindir() {
@@ -149,24 +125,11 @@ server_url() {
     printf 'postgresql://%s@%s:%s/%s\n' "$SUPERUSER" "$HOST" "$1" "$DATABASE"
 }
 
-# True when something accepts TCP connections on HOST:PORT.
-port_open() {
-    timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
-}
-
 # The postmaster's pid when the cluster in data_dir is running; nothing otherwise.
 running_pid() {
     [[ -f $data_dir/PG_VERSION ]] || return 0
     if as_owner "$BIN/pg_ctl" status -D "$data_dir" >/dev/null 2>&1; then
         head -n 1 "$data_dir/postmaster.pid" 2>/dev/null || true
-    fi
-}
-
-log_tail() {
-    if [[ -f $log_file ]]; then
-        printf -- '--- last lines of %s ---\n' "$log_file" >&2
-        tail -n 40 "$log_file" >&2
-        printf -- '--- end of log ---\n' >&2
     fi
 }
 
@@ -336,7 +299,7 @@ main() {
             --port) port=${2:?--port needs a value} && shift 2 ;;
             --data) data_dir=${2:?--data needs a value} && shift 2 ;;
             -h | --help) usage ;;
-            *) printf 'postgres.sh: unknown argument: %s\n' "$1" >&2 && usage ;;
+            *) usage_error "unknown argument: $1" ;;
         esac
     done
     [[ $port =~ ^[0-9]+$ ]] || die "--port must be a number, got '$port'"
@@ -349,7 +312,7 @@ main() {
         status) cmd_status "$port" ;;
         url) server_url "$port" ;;
         -h | --help | help) usage ;;
-        *) printf 'postgres.sh: unknown command: %s\n' "$cmd" >&2 && usage ;;
+        *) usage_error "unknown command: $cmd" ;;
     esac
 }
 

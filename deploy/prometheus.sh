@@ -37,59 +37,27 @@
 # Exit codes: 0 success (status: running), 1 failure, 2 usage error, 3 status: not running.
 set -euo pipefail
 
-readonly HOST=127.0.0.1
+readonly SCRIPT_NAME=prometheus.sh
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
 readonly DEFAULT_PORT=9090
 readonly DEFAULT_TARGETS=127.0.0.1:6066
 readonly DEFAULT_ALERTMANAGER=127.0.0.1:9093
 readonly PACKAGE=prometheus
 readonly STOP_TIMEOUT=30
-readonly STATE_ROOT=${CONTACTMON_STATE:-/tmp/contactmon}
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly DEFAULT_TEMPLATE=$here/prometheus/prometheus.yml
 RULE_GLOB="$(cd "$here/.." && pwd)/alerts/*.rules.yml" # a glob for Prometheus, not the shell
 readonly RULE_GLOB
 
-say() { printf 'prometheus.sh: %s\n' "$*"; }
-die() {
-    printf 'prometheus.sh: error: %s\n' "$*" >&2
-    exit 1
-}
-usage() {
-    sed -n '/^# Usage:/,/^#$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
-
 # ---- prerequisites ---------------------------------------------------------------------
 
-# True when this script may install Debian packages: root, apt-get present, not forbidden.
-apt_allowed() {
-    [[ $(id -u) -eq 0 && ${CONTACTMON_ALLOW_APT:-1} != 0 ]] && command -v apt-get >/dev/null
-}
-
-# Install Debian packages without their recommendations (the node exporter), waiting for
-# another apt-get to finish, and refreshing the package lists once if the first try fails.
-apt_install() {
-    local -a apt=(apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends)
-    say "installing with apt-get: $*"
-    if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" "$@" >/dev/null; then
-        apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
-        DEBIAN_FRONTEND=noninteractive "${apt[@]}" "$@" >/dev/null
-    fi
-}
-
-# The package's own service listens on 0.0.0.0:9090 with /etc/prometheus/prometheus.yml;
-# after installing the package, stop it (and keep it from starting at boot), so only the
-# instances this script starts run.
-quiet_package_service() {
-    if [[ -d /run/systemd/system ]] && systemctl is-active --quiet "$PACKAGE" 2>/dev/null; then
-        say "stopping and disabling the package's own $PACKAGE service"
-        systemctl disable --now "$PACKAGE" >/dev/null 2>&1 || true
-    elif [[ -x /etc/init.d/$PACKAGE ]] && "/etc/init.d/$PACKAGE" status >/dev/null 2>&1; then
-        say "stopping the package's own $PACKAGE service"
-        "/etc/init.d/$PACKAGE" stop >/dev/null 2>&1 || true
-    fi
-}
+# apt-get installs the package without its recommendations (the node exporter), and waits for
+# another apt-get to finish.
+APT_GET_OPTIONS=(-o DPkg::Lock::Timeout=300)
+APT_INSTALL_OPTIONS=(--no-install-recommends)
 
 # Set PROM_BIN and PROMTOOL to the binaries; nothing when they are missing.
 find_binaries() {
@@ -103,14 +71,15 @@ ensure_binaries() {
     if [[ -z $PROM_BIN || -z $PROMTOOL ]]; then
         apt_allowed || die "Prometheus (prometheus, promtool) is missing: install it (apt-get install -y $PACKAGE), or run as root without CONTACTMON_ALLOW_APT=0"
         apt_install "$PACKAGE"
-        quiet_package_service
+        # The package's own service listens on 0.0.0.0:9090 with /etc/prometheus/prometheus.yml.
+        quiet_package_service "$PACKAGE"
         find_binaries
         [[ -n $PROM_BIN && -n $PROMTOOL ]] || die "apt-get installed $PACKAGE, but prometheus or promtool is still not on PATH"
     fi
 }
 
 prom_version() {
-    "$PROM_BIN" --version 2>&1 | sed -n 's/.*version \([0-9][0-9.]*\).*/\1/p' | head -n 1
+    binary_version "$PROM_BIN"
 }
 
 # ---- an instance's files ---------------------------------------------------------------
@@ -124,47 +93,15 @@ instance_paths() {
     log_file=$state_dir/prometheus.log
 }
 
-# True when something accepts TCP connections on HOST:PORT.
-port_open() {
-    timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
-}
-
-# The HTTP status code of METHOD PATH on HOST:PORT, or nothing when there is no answer.
-# Plain bash (/dev/tcp), so neither curl nor wget is needed.
-http_status() {
-    local port=$1 method=$2 path=$3
-    # shellcheck disable=SC2016 # the inner script expands its own arguments
-    timeout 5 bash -c '
-        exec 3<>"/dev/tcp/$0/$1" || exit 1
-        printf "%s %s HTTP/1.0\r\nHost: %s:%s\r\nContent-Length: 0\r\n\r\n" "$2" "$3" "$0" "$1" >&3
-        IFS=" " read -r _ code _ <&3 && printf "%s\n" "$code"
-    ' "$HOST" "$port" "$method" "$path" 2>/dev/null || true
-}
-
 # The pid in the pid file when that process is a live Prometheus with this instance's
 # configuration; nothing otherwise.
 running_pid() {
-    local pid
-    [[ -f $pid_file ]] || return 0
-    pid=$(<"$pid_file")
-    [[ $pid =~ ^[0-9]+$ ]] || return 0
-    if kill -0 "$pid" 2>/dev/null &&
-        tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -Fx -- "--config.file=$config_file" >/dev/null; then
-        printf '%s\n' "$pid"
-    fi
-}
-
-log_tail() {
-    if [[ -f $log_file ]]; then
-        printf -- '--- last lines of %s ---\n' "$log_file" >&2
-        tail -n 40 "$log_file" >&2
-        printf -- '--- end of log ---\n' >&2
-    fi
+    pid_in_file "$pid_file" -Fx -- "--config.file=$config_file"
 }
 
 # A Prometheus duration such as 1s, 15s, 1m, 35d.
 check_duration() {
-    [[ $2 =~ ^([0-9]+(ms|s|m|h|d|w|y))+$ ]] || die "$1 must be a duration like 15s or 1m, got '$2'"
+    is_duration "$2" || die "$1 must be a duration like 15s or 1m, got '$2'"
 }
 
 check_address() {
@@ -202,10 +139,7 @@ render_config() {
             -e "s|@ALERTMANAGER@|$alertmanager|g" \
             "$template"
     } >"$tmp"
-    if grep -n '@[A-Z_]*@' "$tmp" >&2; then
-        rm -f "$tmp"
-        die "placeholders left in the rendered configuration (above): does the script know them?"
-    fi
+    check_no_placeholders "$tmp"
     mv "$tmp" "$out"
 }
 
@@ -289,46 +223,15 @@ cmd_start() {
 
     timeout=${CONTACTMON_PROM_START_TIMEOUT:-60}
     started_at=$SECONDS
-    until [[ $(http_status "$port" GET /-/ready) == 200 ]]; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            rm -f "$pid_file"
-            log_tail
-            die "Prometheus exited during start-up"
-        fi
-        if ((SECONDS - started_at >= timeout)); then
-            log_tail
-            kill -TERM "$pid" 2>/dev/null || true
-            rm -f "$pid_file"
-            die "Prometheus was not ready on $HOST:$port within ${timeout}s (sent it SIGTERM)"
-        fi
-        sleep 0.2
-    done
+    wait_until_ready "$pid" "$started_at" "$timeout" 0.2 Prometheus \
+        "Prometheus was not ready on $HOST:$port" http_ready "$port"
     say "ready on http://$HOST:$port/ (pid $pid, after $((SECONDS - started_at))s)"
 }
 
 cmd_stop() {
-    local port=$1 pid waited
+    local port=$1
     instance_paths "$port"
-    pid=$(running_pid)
-    if [[ -z $pid ]]; then
-        rm -f "$pid_file"
-        say "not running on port $port"
-        return 0
-    fi
-    say "stopping the Prometheus on port $port (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    waited=0
-    while kill -0 "$pid" 2>/dev/null && ((waited < STOP_TIMEOUT * 5)); do
-        sleep 0.2
-        waited=$((waited + 1))
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        say "still alive after ${STOP_TIMEOUT}s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-    fi
-    rm -f "$pid_file"
-    say "stopped; logs: $log_file"
+    stop_instance "$port" "$(running_pid)" "the Prometheus" "$STOP_TIMEOUT" 2
 }
 
 cmd_status() {
@@ -355,7 +258,7 @@ main() {
             --targets) targets=${2:?--targets needs a value} && start_options=1 && shift 2 ;;
             --alertmanager) alertmanager=${2:?--alertmanager needs a value} && start_options=1 && shift 2 ;;
             -h | --help) usage ;;
-            *) printf 'prometheus.sh: unknown argument: %s\n' "$1" >&2 && usage ;;
+            *) usage_error "unknown argument: $1" ;;
         esac
     done
     [[ $port =~ ^[0-9]+$ ]] || die "--port must be a number, got '$port'"
@@ -374,7 +277,7 @@ main() {
         stop) cmd_stop "$port" ;;
         status) cmd_status "$port" ;;
         -h | --help | help) usage ;;
-        *) printf 'prometheus.sh: unknown command: %s\n' "$cmd" >&2 && usage ;;
+        *) usage_error "unknown command: $cmd" ;;
     esac
 }
 

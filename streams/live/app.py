@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 from events.decode import Rejection
 from streams.exposition import CoreCollector, render
 from streams.live.health import HealthCollector
-from streams.live.runtime import LiveRuntime
+from streams.live.runtime import LiveRuntime, OffsetGap
 from streams.live.worker_settings import WorkerSettings
 
 log = structlog.get_logger(__name__)
@@ -100,12 +100,26 @@ def create_app(settings: WorkerSettings, runtime: LiveRuntime) -> faust.App:
             await dlq_topic.send(key=f"{partition}:{offset}".encode(), value=r.raw, headers=headers)
             log.warning("event rejected", reason=r.reason.value, field=r.field, detail=r.detail)
 
+    # partition -> (offset, when) of the last seek back; a seek is repeated while the gap lasts,
+    # since messages Faust had already fetched past the gap can move its read offset on again
+    seeking: dict[int, tuple[int, float]] = {}
+
     @app.agent(events_topic, concurrency=1)
     async def process(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             message = event.message
             p = message.partition
-            rejections = runtime.handle(p, message.offset, event.value)
+            try:
+                rejections = runtime.handle(p, message.offset, event.value)
+            except OffsetGap as gap:
+                last = seeking.get(p)
+                now = time.monotonic()
+                if last is None or last[0] != gap.expected or now - last[1] > 1.0:
+                    seeking[p] = (gap.expected, now)
+                    log.warning("offset gap: seeking back", partition=p, offset=gap.expected)
+                    await app.consumer.seek(TP(settings.events_topic, p), gap.expected)
+                continue
+            seeking.pop(p, None)
             if rejections:
                 await dead_letters(rejections, p, message.offset)
             if runtime.due_for_checkpoint(p):
@@ -136,10 +150,12 @@ def create_app(settings: WorkerSettings, runtime: LiveRuntime) -> faust.App:
         # Faust seeks to the committed offsets right after this signal: commit the checkpoints'
         # offsets first, so the consumer resumes exactly where the restored state ends.
         if offsets:
-            consumer: Any = app.consumer
-            await consumer._commit(
+            consumer: Any = app.consumer  # explicit offsets: Faust has no public API for it
+            committed = await consumer._commit(
                 {TP(settings.events_topic, p): offset for p, offset in offsets.items()}
             )
+            if not committed:  # a new rebalance raced it; a gap, if any, is closed by seeking
+                log.warning("commit of the restored offsets did not take", count=len(offsets))
         log.info("partitions assigned", count=len(offsets))
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]

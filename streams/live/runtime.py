@@ -42,6 +42,22 @@ from streams.store.records import OutcomeBatch
 log = structlog.get_logger(__name__)
 
 
+class OffsetGap(Exception):
+    """A message arrived beyond the next offset to apply: the consumer must seek back first.
+
+    It happens when the commit of a restored checkpoint's offset did not take (Faust drops a
+    commit that races a new rebalance) and Faust resumed at an older commit further on. Applying
+    the message would skip the ones before it, so it is not applied; the app seeks the consumer
+    back to ``expected`` and the skipped messages come again in order.
+    """
+
+    def __init__(self, partition: int, offset: int, expected: int) -> None:
+        super().__init__(f"partition {partition}: got offset {offset}, expected {expected}")
+        self.partition = partition
+        self.offset = offset
+        self.expected = expected
+
+
 @dataclass(slots=True)
 class PartitionStats:
     """Pipeline health of one owned partition."""
@@ -142,13 +158,20 @@ class LiveRuntime:
     # --- events ---------------------------------------------------------------------------------
 
     def handle(self, partition: int, offset: int, raw: bytes) -> list[Rejection]:
-        """Apply one message; returns its rejections (for the dead-letter topic)."""
+        """Apply one message; returns its rejections (for the dead-letter topic).
+
+        Messages below the next offset are already in the state and are skipped; a message
+        beyond it raises :class:`OffsetGap` (the consumer must seek back first).
+        """
         stats = self.owned.get(partition)
         if stats is None:
             raise RuntimeError(f"partition {partition} is not owned by this worker")
-        if offset < self.next_offset[partition]:
+        expected = self.next_offset[partition]
+        if offset < expected:
             stats.skipped += 1
             return []
+        if offset > expected:
+            raise OffsetGap(partition, offset, expected)
         now = self.clock()
         if self.monitor.process(raw, now) != "rejected":
             stats.last_delay = now - self.monitor.last_time

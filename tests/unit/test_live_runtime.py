@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from streams.core.config import load_norms
-from streams.live.runtime import LiveRuntime
+from streams.live.runtime import LiveRuntime, OffsetGap
 from streams.store import open_store
 from streams.store.base import OutcomeStore
 from tests.factories import event, opened, ts
@@ -97,3 +99,18 @@ class TestWallClock:
             assert (
                 rt.monitor.shards["castricum"].outcomes_total[("melding-reactie", "breached")] == 0
             )
+
+
+class TestGaps:
+    """A message beyond the next offset is not applied: the consumer must seek back first."""
+
+    def test_gap_raises_and_changes_nothing(self, tmp_path: Path) -> None:
+        with store_at(tmp_path) as store:
+            rt = runtime(store)
+            rt.restore([1])
+            rt.handle(1, 0, opened("f1", "2024-05-13 10:00"))
+            with pytest.raises(OffsetGap) as info:
+                rt.handle(1, 5, opened("f2", "2024-05-13 11:00"))
+            assert (info.value.partition, info.value.expected) == (1, 1)
+            assert rt.monitor.shards["castricum"].events_total["item.opened"] == 1
+            assert rt.next_offset[1] == 1
