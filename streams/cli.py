@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(sub)
     sim = sub.add_parser(
         "simulate",
-        help="generate realistic contact events (JSON Lines)",
+        help="generate realistic contact events (to a JSON Lines file or to Kafka)",
         description="Generate realistic, reproducible contact events for the municipalities.",
     )
     simulate_command.add_arguments(sim)
