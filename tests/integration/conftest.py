@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -38,47 +39,49 @@ def free_ports(count: int) -> list[int]:
 
 
 @dataclass(frozen=True)
-class KafkaScript:
-    """Runs deploy/kafka.sh with its own state root, so tests never touch a developer's broker.
+class DeployScript:
+    """Runs one deploy/*.sh script with a state root of its own (never a developer's services).
 
-    The jar cache (CONTACTMON_CACHE) is left as it is: it only holds downloads, and sharing
-    it keeps a second run from fetching the jars again.
+    Subclasses name the script, its timeout, the word for the service in messages, and where the
+    service on a port writes its log.
     """
+
+    script: ClassVar[Path]
+    timeout_s: ClassVar[float]
+    noun: ClassVar[str]
 
     state_root: Path
 
+    def environment(self) -> dict[str, str]:
+        """The environment of a run: this process's, with the state root set."""
+        return {**os.environ, "CONTACTMON_STATE": str(self.state_root)}
+
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run one subcommand of the script and return its exit code and output."""
-        env = {**os.environ, "CONTACTMON_STATE": str(self.state_root)}
         return subprocess.run(
-            ["bash", str(KAFKA_SH), *args],
-            env=env,
+            ["bash", str(self.script), *args],
+            env=self.environment(),
             capture_output=True,
             text=True,
-            timeout=KAFKA_SCRIPT_TIMEOUT_S,
+            timeout=self.timeout_s,
             check=False,
         )
 
     def log_file(self, port: int) -> Path:
-        """Where the broker on `port` writes its log."""
-        return self.state_root / f"kafka-{port}" / "logs" / "server.log"
-
-    def pid_file(self, port: int) -> Path:
-        """Where the script keeps the pid of the broker on `port`."""
-        return self.state_root / f"kafka-{port}" / "kafka.pid"
+        raise NotImplementedError
 
     def log_tail(self, port: int) -> str:
-        """The last lines of the broker's log, or a note that there is none."""
+        """The last lines of the service's log, or a note that there is none."""
         log = self.log_file(port)
         if not log.exists():
-            return f"(no broker log at {log})"
+            return f"(no {self.noun} log at {log})"
         tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
         return "\n".join([f"--- last lines of {log} ---", *tail])
 
     def explain(self, port: int, what: str, result: subprocess.CompletedProcess[str]) -> str:
-        """A failure message: what failed, the script's output and the broker log's tail."""
+        """A failure message: what failed, the script's output and the log's tail."""
         lines = [
-            f"{what}: deploy/kafka.sh exited with {result.returncode}",
+            f"{what}: deploy/{self.script.name} exited with {result.returncode}",
             "--- stdout ---",
             result.stdout.rstrip(),
             "--- stderr ---",
@@ -87,6 +90,27 @@ class KafkaScript:
         if "--- last lines of" not in result.stderr:  # the script shows it when it fails
             lines.append(self.log_tail(port))
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class KafkaScript(DeployScript):
+    """Runs deploy/kafka.sh with its own state root, so tests never touch a developer's broker.
+
+    The jar cache (CONTACTMON_CACHE) is left as it is: it only holds downloads, and sharing
+    it keeps a second run from fetching the jars again.
+    """
+
+    script = KAFKA_SH
+    timeout_s = KAFKA_SCRIPT_TIMEOUT_S
+    noun = "broker"
+
+    def log_file(self, port: int) -> Path:
+        """Where the broker on `port` writes its log."""
+        return self.state_root / f"kafka-{port}" / "logs" / "server.log"
+
+    def pid_file(self, port: int) -> Path:
+        """Where the script keeps the pid of the broker on `port`."""
+        return self.state_root / f"kafka-{port}" / "kafka.pid"
 
 
 @pytest.fixture(scope="session")
@@ -137,51 +161,20 @@ POSTGRES_SCRIPT_TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True)
-class PostgresScript:
+class PostgresScript(DeployScript):
     """Runs deploy/postgres.sh with its own state root, so tests never touch a developer's server.
 
     The state root is a fresh directory under /tmp that everyone may enter: as root the script
     runs the server as the `postgres` user, which cannot enter pytest's private temp dirs.
     """
 
-    state_root: Path
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run one subcommand of the script and return its exit code and output."""
-        env = {**os.environ, "CONTACTMON_STATE": str(self.state_root)}
-        return subprocess.run(
-            ["bash", str(POSTGRES_SH), *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=POSTGRES_SCRIPT_TIMEOUT_S,
-            check=False,
-        )
+    script = POSTGRES_SH
+    timeout_s = POSTGRES_SCRIPT_TIMEOUT_S
+    noun = "server"
 
     def log_file(self, port: int) -> Path:
         """Where the server on `port` writes its log."""
         return self.state_root / f"postgres-{port}" / "postgres.log"
-
-    def log_tail(self, port: int) -> str:
-        """The last lines of the server's log, or a note that there is none."""
-        log = self.log_file(port)
-        if not log.exists():
-            return f"(no server log at {log})"
-        tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
-        return "\n".join([f"--- last lines of {log} ---", *tail])
-
-    def explain(self, port: int, what: str, result: subprocess.CompletedProcess[str]) -> str:
-        """A failure message: what failed, the script's output and the server log's tail."""
-        lines = [
-            f"{what}: deploy/postgres.sh exited with {result.returncode}",
-            "--- stdout ---",
-            result.stdout.rstrip(),
-            "--- stderr ---",
-            result.stderr.rstrip(),
-        ]
-        if "--- last lines of" not in result.stderr:  # the script shows it when it fails
-            lines.append(self.log_tail(port))
-        return "\n".join(lines)
 
 
 @pytest.fixture(scope="session")

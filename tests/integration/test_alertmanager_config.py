@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from tests.integration.conftest import LOG_TAIL_LINES, REPO, free_ports
+from tests.integration.conftest import REPO, DeployScript, free_ports
 from tests.integration.webhook import Body, WebhookReceiver
 
 pytestmark = pytest.mark.integration
@@ -84,49 +84,20 @@ Labels = dict[str, str]
 
 
 @dataclass(frozen=True)
-class AlertmanagerScript:
+class AlertmanagerScript(DeployScript):
     """Runs deploy/alertmanager.sh with a state root of its own and the given environment."""
 
-    state_root: Path
+    script = AM_SH
+    timeout_s = SCRIPT_TIMEOUT_S
+    noun = "Alertmanager"
+
     env: Mapping[str, str] = field(default_factory=dict)
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run one subcommand of the script and return its exit code and output."""
-        env = {
-            **os.environ,
-            "CONTACTMON_STATE": str(self.state_root),
-            "CONTACTMON_AM_SMARTHOST": CLOSED_SMARTHOST,
-            **self.env,
-        }
-        return subprocess.run(
-            ["bash", str(AM_SH), *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=SCRIPT_TIMEOUT_S,
-            check=False,
-        )
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(), "CONTACTMON_AM_SMARTHOST": CLOSED_SMARTHOST, **self.env}
 
-    def log_tail(self, port: int) -> str:
-        """The last lines of the Alertmanager log of `port`, or a note that there is none."""
-        log = self.state_root / f"alertmanager-{port}" / "alertmanager.log"
-        if not log.exists():
-            return f"(no Alertmanager log at {log})"
-        tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
-        return "\n".join([f"--- last lines of {log} ---", *tail])
-
-    def explain(self, port: int, what: str, result: subprocess.CompletedProcess[str]) -> str:
-        """A failure message: what failed, the script's output and the log's tail."""
-        lines = [
-            f"{what}: deploy/alertmanager.sh exited with {result.returncode}",
-            "--- stdout ---",
-            result.stdout.rstrip(),
-            "--- stderr ---",
-            result.stderr.rstrip(),
-        ]
-        if "--- last lines of" not in result.stderr:  # the script shows it when it fails
-            lines.append(self.log_tail(port))
-        return "\n".join(lines)
+    def log_file(self, port: int) -> Path:
+        return self.state_root / f"alertmanager-{port}" / "alertmanager.log"
 
     def render(self, port: int, *args: str) -> Path:
         """Render the configuration for `port`; the path of the rendered file."""
