@@ -14,10 +14,10 @@ from hashlib import blake2b
 
 from events.decode import Decoder, Event, Reason, Rejection
 
+from streams.core.changes import changes_of
 from streams.core.config import MonitorConfig
-from streams.core.records import changes_of
+from streams.core.rows import OutcomeBatch
 from streams.core.shard import ACCEPTED, ALREADY_OPENED, Shard
-from streams.store.records import OutcomeBatch
 
 # How a processed event ended, for callers that count or log.
 REJECTED = "rejected"

@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Protocol, TypeVar
 
-from streams.store.records import CallRecord, FeedbackRecord, ItemRecord, NormRecord
+from streams.core.rows import CallRecord, FeedbackRecord, ItemRecord, NormRecord
 
 COLUMNS = (
     "month",

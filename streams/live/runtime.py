@@ -32,12 +32,12 @@ import structlog
 
 from events.decode import Rejection
 from streams.core import snapshot
+from streams.core.changes import changes_of
 from streams.core.config import MonitorConfig
 from streams.core.monitor import Monitor
-from streams.core.records import changes_of
+from streams.core.rows import OutcomeBatch
 from streams.core.shard import Shard
 from streams.store.base import Checkpoint, OutcomeStore
-from streams.store.records import OutcomeBatch
 
 log = structlog.get_logger(__name__)
 

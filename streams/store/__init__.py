@@ -5,19 +5,19 @@ and where the live worker keeps a checkpoint (its state and next offset) per Kaf
 worker) or a PostgreSQL database (`postgresql://…`, shared by several workers).
 """
 
+from streams.core.rows import (
+    CallRecord,
+    FeedbackRecord,
+    ItemRecord,
+    NormRecord,
+    OutcomeBatch,
+)
 from streams.store.base import (
     DEFAULT_STORE_URL,
     Checkpoint,
     OutcomeStore,
     StoreError,
     open_store,
-)
-from streams.store.records import (
-    CallRecord,
-    FeedbackRecord,
-    ItemRecord,
-    NormRecord,
-    OutcomeBatch,
 )
 
 __all__ = [

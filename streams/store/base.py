@@ -1,6 +1,6 @@
 """The outcome store's interface, its error type, and `open_store` that picks a backend by URL.
 
-The core hands the store complete row snapshots (streams/store/records.py) in batches; the monthly
+The core hands the store complete row snapshots (streams/core/rows.py) in batches; the monthly
 export reads them back by month. Every write is an upsert by key in one transaction, so a replay of
 the same events, or an at-least-once redelivery, leaves the store exactly as it was.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from streams.store.records import (
+from streams.core.rows import (
     CallRecord,
     FeedbackRecord,
     ItemRecord,

@@ -26,19 +26,19 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+from streams.core.rows import (
+    CallRecord,
+    FeedbackRecord,
+    ItemRecord,
+    NormRecord,
+    OutcomeBatch,
+)
 from streams.store.base import (
     Checkpoint,
     OutcomeStore,
     StoreError,
     check_checkpoint,
     stale_offset_message,
-)
-from streams.store.records import (
-    CallRecord,
-    FeedbackRecord,
-    ItemRecord,
-    NormRecord,
-    OutcomeBatch,
 )
 
 SCHEMA_VERSION = 2

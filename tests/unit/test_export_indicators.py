@@ -11,6 +11,7 @@ from fractions import Fraction
 import pytest
 
 from streams.core.calendar import BusinessCalendar
+from streams.core.rows import CallRecord, FeedbackRecord, ItemRecord, NormRecord
 from streams.export.indicators import (
     COLUMNS,
     ExportRow,
@@ -20,7 +21,6 @@ from streams.export.indicators import (
     monthly_indicators,
     percentile,
 )
-from streams.store.records import CallRecord, FeedbackRecord, ItemRecord, NormRecord
 
 CALENDAR = BusinessCalendar()
 APRIL = Month(2024, 4)

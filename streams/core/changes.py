@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from streams.core.rows import CallRecord, FeedbackRecord, ItemRecord, NormRecord, OutcomeBatch
 from streams.core.shard import Shard
 from streams.core.state import (
     CALL_OUTCOME_NAMES,
@@ -12,7 +13,6 @@ from streams.core.state import (
     ItemState,
     get_outcome,
 )
-from streams.store.records import CallRecord, FeedbackRecord, ItemRecord, NormRecord, OutcomeBatch
 
 
 def item_record(municipality: str, subject: str, st: ItemState) -> ItemRecord:
