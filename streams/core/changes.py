@@ -5,27 +5,28 @@ from __future__ import annotations
 from streams.core.rows import CallRecord, FeedbackRecord, ItemRecord, NormRecord, OutcomeBatch
 from streams.core.shard import Shard
 from streams.core.state import (
+    BREACHED,
     CALL_OUTCOME_NAMES,
+    MET,
     OUTCOME_NAMES,
     PENDING,
-    RESOLUTIONS,
     CallState,
     ItemState,
-    get_outcome,
+    outcome_at,
+    unpack_closing,
 )
 
 
 def item_record(municipality: str, subject: str, st: ItemState) -> ItemRecord:
     p = st.profile
-    ex = st.extra
+    hist = st.history
     closed_at = st.closed_at
-    if ex is not None and ex.last_closed_at is not None:
-        closed_at = ex.last_closed_at
-    resolution = upheld = None
+    if hist is not None and hist.last_closed_at is not None:
+        closed_at = hist.last_closed_at
+    resolution: str | None = None
+    upheld: bool | None = None
     if st.closed_at is not None:
-        resolution = RESOLUTIONS[st.close_info // 4]
-        code = st.close_info % 4
-        upheld = None if code == 0 else code == 2
+        resolution, upheld = unpack_closing(st.closing)
     return ItemRecord(
         municipality=municipality,
         subject=subject,
@@ -40,7 +41,7 @@ def item_record(municipality: str, subject: str, st: ItemState) -> ItemRecord:
         closed_at=closed_at,
         resolution=resolution,
         upheld=upheld,
-        reopened=ex.reopened if ex is not None else 0,
+        reopened=hist.reopened if hist is not None else 0,
         is_open=st.is_open(),
     )
 
@@ -66,14 +67,14 @@ def norm_records(shard: Shard, subject: str, st: ItemState | CallState) -> list[
     rows = []
     for pos, n in enumerate(st.profile.norms):
         norm = shard.norms[n]
-        code = get_outcome(st.outcomes, pos)
+        code = outcome_at(st.outcomes, pos)
         due = shard.deadline_of(st, n)
-        achieved = st.achieved(norm.stage)
+        achieved = st.reached(norm.stage)
         if code == PENDING:
             decided = None
-        elif code == OUTCOME_NAMES.index("breached"):
+        elif code == BREACHED:
             decided = due
-        elif code == OUTCOME_NAMES.index("met"):
+        elif code == MET:
             decided = achieved
         elif isinstance(st, CallState):
             decided = st.abandoned_at
@@ -98,24 +99,23 @@ def norm_records(shard: Shard, subject: str, st: ItemState | CallState) -> list[
 def changes_of(shard: Shard, batch: OutcomeBatch) -> None:
     """Append the rows of everything changed in ``shard`` to ``batch``; clear its change marks."""
     m = shard.municipality
-    for subject in sorted(shard.dirty_items):
+    changes = shard.changes
+    for subject in sorted(changes.items):
         st = shard.items.get(subject)
         if st is None:
             continue
         batch.items.append(item_record(m, subject, st))
         batch.norms.extend(norm_records(shard, subject, st))
-    for subject in sorted(shard.dirty_calls):
+    for subject in sorted(changes.calls):
         call = shard.calls.get(subject)
         if call is None:
             continue
         batch.calls.append(call_record(m, subject, call))
         batch.norms.extend(norm_records(shard, subject, call))
-    for key, channel, kind, score, given_at in shard.new_feedback:
+    for key, channel, kind, score, given_at in changes.feedback:
         batch.feedback.append(
             FeedbackRecord(
                 municipality=m, key=key, channel=channel, kind=kind, score=score, given_at=given_at
             )
         )
-    shard.dirty_items.clear()
-    shard.dirty_calls.clear()
-    shard.new_feedback.clear()
+    changes.clear()

@@ -10,8 +10,11 @@ time; nothing here reads a clock. The rules:
 - ``calendar_days`` N and ``weeks`` N: the end of the day N (7·N) days after the day of opening;
   when that is not a working day, the end of the next working day (Algemene termijnenwet, art. 1).
 - ``hours`` and ``seconds``: the opening instant plus the duration.
-- Pauses move the deadline later by the paused time: working time for ``workdays`` (so a pause
-  over a weekend costs nothing), elapsed seconds for every other unit.
+- Pauses move the deadline later by the paused time, measured exactly (contract section 3,
+  clarifications of December 2026): working time W(resume) − W(pause) for ``workdays`` (a pause
+  over a weekend or a holiday costs nothing), elapsed seconds for every other unit. For
+  ``calendar_days`` and ``weeks`` the paused time is added to the Algemene termijnenwet deadline,
+  and when that moment falls on a non-working day it moves to the end of the next working day.
 
 Day-based deadlines depend only on the local opening date, so they are memoised per calendar,
 keyed by (date ordinal, N): on the hot path a deadline is one bisect and one dict lookup.
@@ -89,9 +92,9 @@ def deadline(
     if unit == Unit.WORKDAYS:
         return _workdays_deadline(cal, within, opened_at, paused)
     if unit == Unit.CALENDAR_DAYS:
-        return _days_deadline(cal, within, opened_at) + paused
+        return _after_pause(cal, _days_deadline(cal, within, opened_at), paused)
     if unit == Unit.WEEKS:
-        return _days_deadline(cal, within * 7, opened_at) + paused
+        return _after_pause(cal, _days_deadline(cal, within * 7, opened_at), paused)
     if unit == Unit.HOURS:
         return opened_at + within * 3600.0 + paused
     if unit == Unit.SECONDS:
@@ -136,6 +139,20 @@ def _days_deadline(cal: BusinessCalendar, days: float, opened_at: float) -> floa
             memo.clear()
         memo[key] = due
     return due
+
+
+def _after_pause(cal: BusinessCalendar, due: float, paused: float) -> float:
+    """A day-based deadline moved by ``paused`` seconds; a moment on a non-working day moves on to
+    the end of the next working day (24:00 itself belongs to the day it ends)."""
+    if not paused:
+        return due
+    moved = due + paused
+    day = date.fromordinal(cal.local_ordinal(moved))
+    if cal.day_start(day) == moved:  # exactly 24:00: the end of the day before
+        day = date.fromordinal(day.toordinal() - 1)
+    if cal.is_working_day(day):
+        return moved
+    return cal.day_end(cal.next_working_day(day))
 
 
 def paused_amount(cal: BusinessCalendar, unit: Unit, start: float, end: float) -> float:

@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from streams.core.shard import CALL_CHANNELS, EVENT_TYPES, ITEM_KINDS, STAGES, Shard
+from streams.core.shard import Shard
+from streams.core.state import CALL_CHANNELS, EVENT_TYPES, ITEM_KINDS, ITEM_STAGES
 from streams.core.windows import WINDOWS
 
 QUANTILES = (0.5, 0.9)
-
-Labels = tuple[tuple[str, str], ...]
 
 
 @dataclass(slots=True)
@@ -141,12 +140,13 @@ def collect(
 
 def _collect_shard(fam: dict[str, Family], shard: Shard, now: float) -> None:
     m = shard.municipality
+    totals = shard.totals
     for etype in EVENT_TYPES:
-        fam["contact_events"].add((m, etype), shard.events_total[etype])
-    fam["contact_events_duplicate"].add((m,), shard.duplicates)
+        fam["contact_events"].add((m, etype), totals.events_total[etype])
+    fam["contact_events_duplicate"].add((m,), totals.duplicates)
     for kind in ITEM_KINDS:
-        fam["contact_items_open"].add((m, kind), shard.open_items[kind])
-        fam["contact_items_reopened"].add((m, kind), shard.reopened[kind])
+        fam["contact_items_open"].add((m, kind), totals.open_items[kind])
+        fam["contact_items_reopened"].add((m, kind), totals.reopened[kind])
     if now > float("-inf"):
         shard.advance_windows(now)
     if shard.last_event_time is None:  # nothing seen yet: no clock to measure deadlines against
@@ -156,18 +156,18 @@ def _collect_shard(fam: dict[str, Family], shard: Shard, now: float) -> None:
     for i, norm in enumerate(shard.norms):
         for outcome in ("met", "breached"):
             fam["contact_norm_outcomes"].add(
-                (m, norm.id, outcome), shard.outcomes_total[(norm.id, outcome)]
+                (m, norm.id, outcome), totals.outcomes_total[(norm.id, outcome)]
             )
         fam["contact_norm_overdue_items"].add((m, norm.id), overdue[i])
         fam["contact_norm_at_risk_items"].add((m, norm.id), at_risk[i])
         fam["contact_norm_target_ratio"].add((m, norm.id), norm.target)
         for window in WINDOWS:
-            met, decided = shard.compliance[i].totals(window)
+            met, decided = totals.compliance[i].totals(window)
             if decided > 0:
                 fam["contact_norm_compliance_ratio"].add((m, norm.id, window), met / decided)
     for kind in ITEM_KINDS:
-        for stage in STAGES:
-            sketch = shard.durations[(kind, stage)]
+        for stage in ITEM_STAGES:
+            sketch = totals.durations[(kind, stage)]
             for window in WINDOWS:
                 for q in QUANTILES:
                     value = sketch.quantile(window, q)
@@ -176,12 +176,12 @@ def _collect_shard(fam: dict[str, Family], shard: Shard, now: float) -> None:
                             (m, kind, stage, window, str(q)), value
                         )
     for channel in CALL_CHANNELS:
-        fam["contact_calls_waiting"].add((m, channel), shard.calls_waiting[channel])
+        fam["contact_calls_waiting"].add((m, channel), totals.calls_waiting[channel])
         for outcome in ("answered", "abandoned"):
-            fam["contact_calls"].add((m, channel, outcome), shard.calls_total[(channel, outcome)])
-    for channel in sorted(shard.satisfaction):
+            fam["contact_calls"].add((m, channel, outcome), totals.calls_total[(channel, outcome)])
+    for channel in sorted(totals.satisfaction):
         for window in WINDOWS:
-            total, count = shard.satisfaction[channel].totals(window)
+            total, count = totals.satisfaction[channel].totals(window)
             if count > 0:
                 fam["contact_satisfaction_score"].add((m, channel, window), total / count)
     if shard.last_event_time is not None:

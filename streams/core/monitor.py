@@ -38,12 +38,10 @@ class Monitor:
         *,
         lateness: float = 300.0,
         max_future: float = 600.0,
-        auto_advance: bool = True,
         track_changes: bool = False,
     ) -> None:
         self.config = config
         self.lateness = lateness
-        self.auto_advance = auto_advance
         self.track_changes = track_changes
         self.decoder = Decoder(config.slugs, max_future=max_future)
         self.shards: dict[str, Shard] = {
@@ -83,10 +81,10 @@ class Monitor:
                 )
             )
             outcome = REJECTED
-        elif outcome == ACCEPTED and shard.held and ev.subject in shard.held:
+        elif outcome == ACCEPTED and ev.subject in shard.parts.held.by_subject:
             for waiting in shard.release_for(ev.subject):
                 shard.apply(waiting, _key(waiting))  # never an opening: those are not held
-        if self.auto_advance and ev.time > shard.clock:
+        if ev.time > shard.clock:
             shard.advance(ev.time)
         if shard.expired:
             self._expire(shard)

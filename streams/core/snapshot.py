@@ -1,13 +1,15 @@
 """Checkpoints of shard state: the live worker's way to survive a crash or a partition move.
 
 A checkpoint is the complete state of the shards of one Kafka partition, serialized to bytes and
-stored with the offset it reflects (see ``streams.live``). Everything a shard holds is in it —
-items, calls, the deadline index, held events, counters, rolling windows — except what comes from
-the configuration (the calendar, the norms and the deadline functions), which is bound again on
-restore. A fingerprint of the norms' rules travels along: restoring state made under different
-rules would misplace outcomes, so it is refused with a message that says what to do.
+stored with the offset it reflects (see ``streams.live``). It holds each shard's
+:class:`~streams.core.parts.ShardParts` — items, calls, the deadline index, held events, counters,
+rolling windows, clocks — which by design holds nothing from the configuration (the calendar, the
+norms, the deadline rules): those are bound again on restore. A fingerprint of the norms' rules
+travels along: restoring state made under different rules would misplace outcomes, so it is
+refused with a message that says what to do.
 
-The format is pickle: the bytes come only from this program's own store, never from outside.
+The format is still pickle (issue "a live worker that cannot silently stall" replaces it with an
+explicit, versioned plain-data format; ShardParts is shaped for that).
 """
 
 from __future__ import annotations
@@ -18,12 +20,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from streams.core.config import MonitorConfig, Norm
+from streams.core.parts import ShardParts
 from streams.core.shard import Shard
 
-FORMAT_VERSION = 1
-
-# Attributes that come from the configuration, not from events: rebuilt on restore.
-_FROM_CONFIG = frozenset({"municipality", "norms", "calendar", "_deadline_fns"})
+FORMAT_VERSION = 2  # 1: vars() of the undivided Shard; 2: ShardParts
 
 
 class SnapshotError(ValueError):
@@ -48,11 +48,6 @@ def _calendar_key(config: MonitorConfig) -> str:
     return f"{cal.timezone}|{cal.holiday_country}|{closed}|{opened}"
 
 
-def shard_state(shard: Shard) -> dict[str, Any]:
-    """Everything of a shard that events made, as plain picklable data."""
-    return {k: v for k, v in vars(shard).items() if k not in _FROM_CONFIG}
-
-
 def dump(
     shards: Iterable[Shard], config: MonitorConfig, extra: dict[str, Any] | None = None
 ) -> bytes:
@@ -63,7 +58,7 @@ def dump(
         "shards": {
             s.municipality: {
                 "fingerprint": rules_fingerprint(s.norms, _calendar_key(config)),
-                "state": shard_state(s),
+                "state": s.parts,
             }
             for s in shards
         },
@@ -73,15 +68,9 @@ def dump(
 
 def load(
     data: bytes, config: MonitorConfig, *, lateness: float, track_changes: bool
-) -> list[Shard]:
-    """Shards restored from ``data``, bound to ``config``; SnapshotError when they do not fit."""
-    return load_with_extra(data, config, lateness=lateness, track_changes=track_changes)[0]
-
-
-def load_with_extra(
-    data: bytes, config: MonitorConfig, *, lateness: float, track_changes: bool
 ) -> tuple[list[Shard], dict[str, Any]]:
-    """Like :func:`load`, and the ``extra`` the driver stored with the shards."""
+    """Shards restored from ``data``, bound to ``config``, and the ``extra`` the driver stored
+    with them; SnapshotError when they do not fit."""
     try:
         payload = pickle.loads(data)
     except Exception as exc:
@@ -105,11 +94,18 @@ def load_with_extra(
                 "outcomes decided under the old rules cannot be carried over: rebuild the state "
                 "from the topic (contactmon worker --rebuild)"
             )
-        shard = Shard(slug, norms, config.calendar, lateness=lateness, track_changes=track_changes)
-        state = entry["state"]
-        state["lateness"] = lateness
-        state["track_changes"] = track_changes
+        parts = entry["state"]
+        if not isinstance(parts, ShardParts):
+            raise SnapshotError(f"the checkpoint of {slug!r} holds no shard state; rebuild it")
         # targets may change without a rebuild: they are read from the norms at scrape time
-        vars(shard).update(state)
-        shards.append(shard)
+        shards.append(
+            Shard(
+                slug,
+                norms,
+                config.calendar,
+                lateness=lateness,
+                track_changes=track_changes,
+                parts=parts,
+            )
+        )
     return shards, dict(payload.get("extra", {}))

@@ -1,41 +1,69 @@
 """The state kept per item and per call, laid out for a million open items.
 
-Memory matters here (≤ 300 bytes per open item): attributes that many items share (kind, channel,
-segment, category, source system, team, and the norms that apply) live once in an interned
-:class:`Profile`; each item holds a reference to it, a few timestamps, the outcomes of its norms
-packed into one small int, the hashes of the events applied to it (for de-duplication) as one
-bytes object, and an optional :class:`Extra` for the rare parts (pauses, reopens).
+Memory matters here (≤ 300 bytes per open item, measured in BENCHMARKS.md): attributes that many
+items share (kind, channel, segment, category, source system, team, and the norms that apply) live
+once in an interned :class:`Profile`; each item holds a reference to it, a few timestamps, the
+outcomes of its norms packed into one small int (:func:`outcome_at`), the keys of the events
+applied to it (for de-duplication) as one bytes object, and an optional :class:`ItemHistory` for
+the rare parts (pauses, reopens, later closes).
+
+The word lists come from the contract's vocabulary (``events.vocabulary``), in its order, so a
+word added there is known here too.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, get_args
 
-# Outcome codes, three bits per norm in ``outcomes``.
+from events.vocabulary import CallChannel, EventType, Kind, Resolution
+
+from streams.core.config import Stage
+
+# The contract's words, in the vocabulary's order (metric series are rendered in this order).
+ITEM_KINDS: Final = tuple(k.value for k in Kind)
+CALL_CHANNELS: Final = tuple(c.value for c in CallChannel)
+EVENT_TYPES: Final = tuple(t.value for t in EventType)
+RESOLUTIONS: Final = tuple(r.value for r in Resolution)
+WITHDRAWN: Final = frozenset({Resolution.INGETROKKEN.value, Resolution.VERVALLEN.value})
+ITEM_STAGES: Final = tuple(s for s in get_args(Stage) if s != "answer")  # response, resolution
+
+# Outcome codes of one norm for one subject, three bits per norm in ``outcomes``.
 PENDING: Final = 0
 MET: Final = 1
 BREACHED: Final = 2
-EXCLUDED: Final = 3
-ABANDONED: Final = 4
+EXCLUDED: Final = 3  # withdrawn before the deadline
+ABANDONED: Final = 4  # a call abandoned within its deadline: in neither met nor breached
 OUTCOME_NAMES: Final = ("pending", "met", "breached", "excluded", "abandoned")
+_OUTCOME_BITS: Final = 3
 
-RESOLUTIONS: Final = ("afgehandeld", "doorgestuurd", "ingetrokken", "vervallen")
-WITHDRAWN: Final = frozenset({"ingetrokken", "vervallen"})
-
-# Call outcomes
+# Where a call stands.
 WAITING: Final = 0
 ANSWERED: Final = 1
 CALL_ABANDONED: Final = 2
 CALL_OUTCOME_NAMES: Final = ("waiting", "answered", "abandoned")
 
 
-def get_outcome(outcomes: int, pos: int) -> int:
-    return (outcomes >> (3 * pos)) & 7
+def outcome_at(outcomes: int, pos: int) -> int:
+    """The outcome code of the ``pos``-th norm of a profile, from the packed ``outcomes``."""
+    return (outcomes >> (_OUTCOME_BITS * pos)) & 7
 
 
-def set_outcome(outcomes: int, pos: int, code: int) -> int:
-    shift = 3 * pos
+def with_outcome(outcomes: int, pos: int, code: int) -> int:
+    """``outcomes`` with the ``pos``-th norm's code replaced by ``code``."""
+    shift = _OUTCOME_BITS * pos
     return (outcomes & ~(7 << shift)) | (code << shift)
+
+
+# How the latest close of an item ended, packed into one small int:
+# resolution index × 4 + upheld (0 not given, 1 not upheld, 2 upheld).
+def pack_closing(resolution: str, upheld: bool | None) -> int:
+    return RESOLUTIONS.index(resolution) * 4 + (0 if upheld is None else 1 + bool(upheld))
+
+
+def unpack_closing(closing: int) -> tuple[str, bool | None]:
+    """(resolution, upheld) of a packed closing."""
+    code = closing % 4
+    return RESOLUTIONS[closing // 4], (None if code == 0 else code == 2)
 
 
 class Profile:
@@ -78,8 +106,8 @@ class Profile:
         self.positions = {n: i for i, n in enumerate(norms)}
 
 
-class Extra:
-    """The rare parts of an item: pauses and reopens."""
+class ItemHistory:
+    """The rare parts of an item: pauses, reopens and closes after the first."""
 
     __slots__ = ("last_closed_at", "last_reopened_at", "pauses", "reopened")
 
@@ -91,41 +119,46 @@ class Extra:
 
 
 class ItemState:
-    """One item (melding, vraag, …). ``closed_at`` is its first close; reopens live in ``extra``."""
+    """One item; ``closed_at`` is its first close, reopens and later closes are in ``history``."""
 
     __slots__ = (
-        "close_info",
         "closed_at",
-        "extra",
+        "closing",
+        "event_keys",
+        "history",
         "opened_at",
         "outcomes",
         "profile",
         "responded_at",
-        "seen",
     )
 
-    def __init__(self, profile: Profile, opened_at: float, seen: bytes) -> None:
+    def __init__(self, profile: Profile, opened_at: float, event_key: bytes) -> None:
         self.profile = profile
         self.opened_at = opened_at
         self.responded_at: float | None = None
         self.closed_at: float | None = None
-        # resolution index * 4 + upheld code (0 unknown, 1 false, 2 true) of the latest close
-        self.close_info = 0
-        self.outcomes = 0
-        self.extra: Extra | None = None
-        self.seen = seen
+        self.closing = 0  # the latest close, see pack_closing
+        self.outcomes = 0  # per norm of the profile, see outcome_at
+        self.history: ItemHistory | None = None
+        self.event_keys = event_key  # 8 bytes per applied event, see has_key
 
     def is_open(self) -> bool:
         if self.closed_at is None:
             return True
-        ex = self.extra
-        if ex is None or ex.last_reopened_at is None:
+        hist = self.history
+        if hist is None or hist.last_reopened_at is None:
             return False
-        last_close = ex.last_closed_at if ex.last_closed_at is not None else self.closed_at
-        return ex.last_reopened_at > last_close
+        last_close = hist.last_closed_at if hist.last_closed_at is not None else self.closed_at
+        return hist.last_reopened_at > last_close
 
-    def achieved(self, stage: str) -> float | None:
+    def reached(self, stage: str) -> float | None:
+        """When the item reached ``stage`` (response or resolution), None while it has not."""
         return self.responded_at if stage == "response" else self.closed_at
+
+    def ensure_history(self) -> ItemHistory:
+        if self.history is None:
+            self.history = ItemHistory()
+        return self.history
 
 
 class CallState:
@@ -135,15 +168,15 @@ class CallState:
         "abandoned_at",
         "answered_at",
         "ended_at",
+        "event_keys",
         "opened_at",
         "outcome",
         "outcomes",
         "profile",
         "resolved",
-        "seen",
     )
 
-    def __init__(self, profile: Profile, opened_at: float, seen: bytes) -> None:
+    def __init__(self, profile: Profile, opened_at: float, event_key: bytes) -> None:
         self.profile = profile
         self.opened_at = opened_at
         self.answered_at: float | None = None
@@ -152,17 +185,21 @@ class CallState:
         self.resolved: bool | None = None
         self.outcome = WAITING
         self.outcomes = 0
-        self.seen = seen
+        self.event_keys = event_key
 
-    def achieved(self, stage: str) -> float | None:
+    def reached(self, stage: str) -> float | None:
+        """When the call was answered (its only stage), None while it was not."""
         return self.answered_at
 
 
-def seen_before(seen: bytes, key: bytes) -> bool:
-    """Whether the 8-byte ``key`` is one of the aligned 8-byte entries of ``seen``."""
-    i = seen.find(key)
+Subject = ItemState | CallState
+
+
+def has_key(event_keys: bytes, key: bytes) -> bool:
+    """Whether the 8-byte ``key`` is one of the aligned 8-byte entries of ``event_keys``."""
+    i = event_keys.find(key)
     while i != -1:
         if i % 8 == 0:
             return True
-        i = seen.find(key, i + 1)
+        i = event_keys.find(key, i + 1)
     return False

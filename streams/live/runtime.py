@@ -65,7 +65,6 @@ class PartitionStats:
     processed: int = 0  # events applied or rejected (not the skipped redeliveries)
     skipped: int = 0  # delivered again after a restart, already in the restored state
     last_delay: float | None = None  # wall clock minus event time of the last applied event
-    last_processed_at: float | None = None  # wall clock
     last_checkpoint_at: float | None = None
     since_checkpoint: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
@@ -122,7 +121,7 @@ class LiveRuntime:
             if checkpoint is None:
                 self.next_offset[p] = 0
             else:
-                shards, extra = snapshot.load_with_extra(
+                shards, extra = snapshot.load(
                     checkpoint.state, self.config, lateness=self.lateness, track_changes=True
                 )
                 for shard in shards:
@@ -178,7 +177,6 @@ class LiveRuntime:
         self.next_offset[partition] = offset + 1
         stats.processed += 1
         stats.since_checkpoint += 1
-        stats.last_processed_at = now
         rejections = self.monitor.take_rejections()
         for r in rejections:
             stats.rejected[r.reason.value] += 1
@@ -225,7 +223,7 @@ class LiveRuntime:
             if stats is None:
                 continue
             shards = [self.monitor.shards[s] for s in self.slugs_of.get(p, [])]
-            changed = any(s.dirty_items or s.dirty_calls or s.new_feedback for s in shards)
+            changed = any(s.changes for s in shards)
             if not (force or stats.since_checkpoint or changed):
                 continue
             for shard in shards:

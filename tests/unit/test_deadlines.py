@@ -247,11 +247,31 @@ class TestPauses:
         assert pause == 2.5 * HOUR
         assert deadline(nl, Unit.HOURS, 4, opened, paused=pause) == at(2024, 6, 3, 16, 30)
 
-    def test_elapsed_pause_for_weeks_moves_the_instant(self, nl: BusinessCalendar) -> None:
+    def test_a_paused_weeks_deadline_on_a_weekend_moves_to_the_next_working_day(
+        self, nl: BusinessCalendar
+    ) -> None:
+        # 6 weeks from Wednesday 10 January: the end of Wednesday 21 February; plus 72 hours paused
+        # is Saturday 24 February 24:00 — a non-working day, so the end of Monday 26 February
         pause = paused_amount(nl, Unit.WEEKS, at(2024, 1, 12, 9), at(2024, 1, 15, 9))
         assert pause == 3 * 24 * HOUR
         due = deadline(nl, Unit.WEEKS, 6, at(2024, 1, 10, 15), paused=pause)
-        assert due == end_of(2024, 2, 24)  # the base instant plus 72 hours, even on a Saturday
+        assert due == end_of(2024, 2, 26)
+
+    def test_a_paused_weeks_deadline_on_a_working_day_is_the_exact_moment(
+        self, nl: BusinessCalendar
+    ) -> None:
+        # 30 hours paused: Friday 23 February 06:00, a working day — the moment itself
+        due = deadline(nl, Unit.WEEKS, 6, at(2024, 1, 10, 15), paused=30 * HOUR)
+        assert due == end_of(2024, 2, 21) + 30 * HOUR
+        assert due == at(2024, 2, 23, 6)
+
+    def test_a_paused_calendar_days_deadline_ending_at_midnight_belongs_to_the_day_before(
+        self, nl: BusinessCalendar
+    ) -> None:
+        # 10 calendar days from Monday 3 June: the end of Thursday 13 June; 24 h paused ends at
+        # Friday 14 June 24:00, which is the end of a working day, so it stays there
+        due = deadline(nl, Unit.CALENDAR_DAYS, 10, at(2024, 6, 3, 10), paused=24 * HOUR)
+        assert due == end_of(2024, 6, 14)
 
     @pytest.mark.parametrize("unit", [Unit.WORKDAYS, Unit.SECONDS])
     def test_pause_that_ends_before_it_starts_counts_zero(

@@ -48,8 +48,8 @@ class TestOffsets:
             again.handle(1, 1, event("item.responded", "f1", "2024-05-14 10:00"))
             assert again.owned[1].skipped == 2
             shard = again.monitor.shards["castricum"]
-            assert shard.events_total["item.opened"] == 1
-            assert shard.outcomes_total[("melding-reactie", "met")] == 1
+            assert shard.totals.events_total["item.opened"] == 1
+            assert shard.totals.outcomes_total[("melding-reactie", "met")] == 1
 
     def test_a_partition_without_checkpoint_starts_at_zero(self, tmp_path: Path) -> None:
         with store_at(tmp_path) as store:
@@ -70,7 +70,7 @@ class TestMoves:
             b = runtime(store)
             b.restore([1])
             assert [s.municipality for s in b.owned_shards()] == ["castricum", "heiloo"]
-            assert b.monitor.shards["castricum"].events_total["item.opened"] == 1
+            assert b.monitor.shards["castricum"].totals.events_total["item.opened"] == 1
             assert b.rejected_totals() == {"not_json": 1}
             assert len(store.items_opened(ts("2024-05-01 00:00"), ts("2024-06-01 00:00"))) == 1
 
@@ -86,9 +86,15 @@ class TestWallClock:
             rt.handle(0, 0, opened("b1", "2024-05-13 10:00").replace(b"castricum", b"bergen"))
             rt.tick([1])
             assert (
-                rt.monitor.shards["castricum"].outcomes_total[("melding-reactie", "breached")] == 1
+                rt.monitor.shards["castricum"].totals.outcomes_total[
+                    ("melding-reactie", "breached")
+                ]
+                == 1
             )
-            assert rt.monitor.shards["bergen"].outcomes_total[("melding-reactie", "breached")] == 0
+            assert (
+                rt.monitor.shards["bergen"].totals.outcomes_total[("melding-reactie", "breached")]
+                == 0
+            )
 
     def test_event_clock_ignores_the_wall(self, tmp_path: Path) -> None:
         with store_at(tmp_path) as store:
@@ -97,7 +103,10 @@ class TestWallClock:
             rt.handle(1, 0, opened("f1", "2024-05-13 10:00"))
             rt.tick([1])
             assert (
-                rt.monitor.shards["castricum"].outcomes_total[("melding-reactie", "breached")] == 0
+                rt.monitor.shards["castricum"].totals.outcomes_total[
+                    ("melding-reactie", "breached")
+                ]
+                == 0
             )
 
 
@@ -112,5 +121,5 @@ class TestGaps:
             with pytest.raises(OffsetGap) as info:
                 rt.handle(1, 5, opened("f2", "2024-05-13 11:00"))
             assert (info.value.partition, info.value.expected) == (1, 1)
-            assert rt.monitor.shards["castricum"].events_total["item.opened"] == 1
+            assert rt.monitor.shards["castricum"].totals.events_total["item.opened"] == 1
             assert rt.next_offset[1] == 1

@@ -26,7 +26,7 @@ def shard(m: Monitor, slug: str = "castricum") -> Shard:
 
 
 def outcome(m: Monitor, norm: str, result: str, slug: str = "castricum") -> int:
-    return shard(m, slug).outcomes_total[(norm, result)]
+    return shard(m, slug).totals.outcomes_total[(norm, result)]
 
 
 def overdue_at_risk(m: Monitor, norm: str, now: str) -> tuple[int, int]:
@@ -253,8 +253,8 @@ class TestCalls:
             call("call.answered", "c1", "2024-05-13 10:00:30"),
         )
         assert outcome(m, "telefoon-opname", "met") == 1
-        assert shard(m).calls_total[("telefoon", "answered")] == 1
-        assert shard(m).calls_waiting["telefoon"] == 0
+        assert shard(m).totals.calls_total[("telefoon", "answered")] == 1
+        assert shard(m).totals.calls_waiting["telefoon"] == 0
 
     def test_answered_after_30_seconds_is_breached(self) -> None:
         m = make()
@@ -275,7 +275,7 @@ class TestCalls:
         m.advance(ts("2024-05-13 11:00"))
         assert outcome(m, "telefoon-opname", "met") == 0
         assert outcome(m, "telefoon-opname", "breached") == 0
-        assert shard(m).calls_total[("telefoon", "abandoned")] == 1
+        assert shard(m).totals.calls_total[("telefoon", "abandoned")] == 1
 
     def test_abandoned_after_the_deadline_is_breached(self) -> None:
         m = make()
@@ -293,7 +293,7 @@ class TestCalls:
         m.advance(ts("2024-05-13 10:01"))
         assert outcome(m, "telefoon-opname", "breached") == 1
         assert overdue_at_risk(m, "telefoon-opname", "2024-05-13 10:01") == (1, 0)
-        assert shard(m).calls_waiting["telefoon"] == 1
+        assert shard(m).totals.calls_waiting["telefoon"] == 1
 
     def test_chat_calls_are_not_in_the_phone_norm(self) -> None:
         m = make()
@@ -303,7 +303,7 @@ class TestCalls:
             call("call.answered", "c1", "2024-05-13 10:05"),
         )
         assert outcome(m, "telefoon-opname", "breached") == 0
-        assert shard(m).calls_total[("chat", "answered")] == 1
+        assert shard(m).totals.calls_total[("chat", "answered")] == 1
 
 
 class TestReopenAndOpenItems:
@@ -317,7 +317,7 @@ class TestReopenAndOpenItems:
             event("item.closed", "f1", "2024-05-14 10:00"),
             event("item.reopened", "f1", "2024-05-15 10:00"),
         )
-        s = shard(m)
+        s = shard(m).totals
         assert s.reopened["melding"] == 1
         assert s.open_items["melding"] == 1
         assert outcome(m, "melding-afhandeling", "met") == 1
@@ -340,11 +340,19 @@ class TestDuplicates:
             event("feedback.given", None, "2024-05-15 12:00", id="e", channel="app", score=8),
         ]
         feed(m, *raws)
-        before = dict(shard(m).events_total), dict(shard(m).outcomes_total), dict(shard(m).reopened)
+        before = (
+            dict(shard(m).totals.events_total),
+            dict(shard(m).totals.outcomes_total),
+            dict(shard(m).totals.reopened),
+        )
         assert feed(m, *raws) == ["duplicate"] * len(raws)
-        after = dict(shard(m).events_total), dict(shard(m).outcomes_total), dict(shard(m).reopened)
+        after = (
+            dict(shard(m).totals.events_total),
+            dict(shard(m).totals.outcomes_total),
+            dict(shard(m).totals.reopened),
+        )
         assert before == after
-        assert shard(m).duplicates == len(raws)
+        assert shard(m).totals.duplicates == len(raws)
 
     def test_same_id_from_another_source_is_not_a_duplicate(self) -> None:
         m = make()
@@ -371,7 +379,7 @@ class TestOutOfOrder:
         feed(m, opened("f1", "2024-05-13 10:00"))
         m.finish()
         assert outcome(m, "melding-reactie", "met") == 1
-        assert shard(m).events_total["item.responded"] == 1
+        assert shard(m).totals.events_total["item.responded"] == 1
         assert not m.rejections
 
     def test_an_event_for_a_subject_never_opened_is_rejected_after_the_grace_period(self) -> None:

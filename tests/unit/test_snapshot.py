@@ -36,7 +36,7 @@ class TestRoundTrip:
             first.process(raw, WALL)
         data = snapshot.dump(first.shards.values(), config)
         second = Monitor(config)
-        for shard in snapshot.load(data, config, lateness=second.lateness, track_changes=False):
+        for shard in snapshot.load(data, config, lateness=second.lateness, track_changes=False)[0]:
             second.shards[shard.municipality] = shard
         second.rejected.update(first.rejected)
         for raw in lines[half:]:
@@ -48,7 +48,7 @@ class TestRoundTrip:
         config = load_norms()
         m = Monitor(config)
         data = snapshot.dump([m.shards["heiloo"]], config)
-        restored = snapshot.load(data, config, lateness=300, track_changes=False)
+        restored, _ = snapshot.load(data, config, lateness=300, track_changes=False)
         assert [s.municipality for s in restored] == ["heiloo"]
 
 
@@ -67,7 +67,7 @@ class TestRefusals:
         config = load_norms()
         data = snapshot.dump([Monitor(config).shards["castricum"]], config)
         text = Path(config.source).read_text().replace("target: 0.90", "target: 0.95", 1)
-        (shard,) = snapshot.load(data, parse_norms(text), lateness=300, track_changes=False)
+        (shard,), _ = snapshot.load(data, parse_norms(text), lateness=300, track_changes=False)
         assert shard.norms[0].target == 0.95
 
     def test_garbage_is_refused(self) -> None:

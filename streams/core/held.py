@@ -1,0 +1,64 @@
+"""Events that arrived before their subject's opening event, held for the out-of-order grace period.
+
+An ``item.responded`` may overtake its ``item.opened`` on the way (another producer, a retry).
+Such an event is held until its subject opens, then applied in event-time order; when its time
+falls behind the shard's cutoff (clock − lateness) with still no opening, it expires and the
+monitor rejects it as ``unknown_subject``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from events.decode import Event
+
+
+class HeldEvents:
+    """Held events per subject, and the order in which they expire."""
+
+    __slots__ = ("by_subject", "order")
+
+    def __init__(self) -> None:
+        self.by_subject: dict[str, list[Event]] = {}
+        self.order: deque[tuple[float, str]] = deque()  # (event time, subject), arrival order
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.by_subject.values())
+
+    def __contains__(self, subject: object) -> bool:
+        return subject in self.by_subject
+
+    def hold(self, subject: str, ev: Event) -> None:
+        self.by_subject.setdefault(subject, []).append(ev)
+        self.order.append((ev.time, subject))
+
+    def release(self, subject: str) -> list[Event]:
+        """The held events of a subject that just opened, oldest first."""
+        events = self.by_subject.pop(subject, None)
+        if not events:
+            return []
+        events.sort(key=lambda e: e.time)
+        return events
+
+    def expire(self, cutoff: float) -> list[Event]:
+        """Remove and return the held events older than ``cutoff``."""
+        order = self.order
+        expired: list[Event] = []
+        while order and order[0][0] < cutoff:
+            _, subject = order.popleft()
+            events = self.by_subject.get(subject)
+            if events:
+                keep = [e for e in events if e.time >= cutoff]
+                expired.extend(e for e in events if e.time < cutoff)
+                if keep:
+                    self.by_subject[subject] = keep
+                else:
+                    del self.by_subject[subject]
+        return expired
+
+    def expire_all(self) -> list[Event]:
+        """Remove and return every held event (the end of a replay)."""
+        expired = [e for events in self.by_subject.values() for e in events]
+        self.by_subject.clear()
+        self.order.clear()
+        return expired

@@ -1,0 +1,156 @@
+"""What item and call lifecycles share: profiles, norm decisions and the deadline index.
+
+A lifecycle holds no state of its own: it applies events to the subjects of a shard's
+:class:`~streams.core.parts.ShardParts` (plain data, what a checkpoint holds) under the
+municipality's norms (configuration). :class:`~streams.core.items.ItemLifecycle` and
+:class:`~streams.core.calls.CallLifecycle` add the events of their family.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import deque
+from typing import Any, Generic, TypeVar
+
+from events.decode import Event
+
+from streams.core.norm_deadlines import NormDeadlines
+from streams.core.parts import ShardParts
+from streams.core.state import (
+    BREACHED,
+    MET,
+    PENDING,
+    CallState,
+    ItemState,
+    Profile,
+    Subject,
+    outcome_at,
+    with_outcome,
+)
+
+S = TypeVar("S", ItemState, CallState)
+
+
+class Lifecycle(ABC, Generic[S]):
+    """Decisions on the norms of one family (items or calls) of a municipality."""
+
+    def __init__(
+        self,
+        deadlines: NormDeadlines,
+        parts: ShardParts,
+        finished: deque[tuple[float, str]],
+        changed: set[str],
+        track_changes: bool,
+    ) -> None:
+        self.deadlines = deadlines
+        self.norms = deadlines.norms
+        self.index = parts.index
+        self.totals = parts.totals
+        self.profiles = parts.profiles
+        self.finished = finished  # (finished at, subject) of this family, for eviction
+        self.changed = changed  # subjects whose rows changed, for the store
+        self.track_changes = track_changes
+
+    @abstractmethod
+    def open(self, subject: str, ev: Event, key: bytes) -> S:
+        """A new subject from its opening event (already checked to be new)."""
+
+    @abstractmethod
+    def apply(self, subject: str, st: S, etype: str, t: float, data: dict[str, Any]) -> None:
+        """Apply a non-opening event (already checked not to be a duplicate)."""
+
+    def profile(
+        self,
+        family: str,
+        kind: str | None,
+        channel: str,
+        segment: str,
+        category: str | None,
+        source_system: str | None,
+        team: str | None,
+        queue: str | None,
+    ) -> Profile:
+        """The interned profile of these attributes, with the norms that apply to them."""
+        key = (family, kind, channel, segment, category, source_system, team, queue)
+        found = self.profiles.get(key)
+        if found is None:
+            applicable = tuple(
+                i
+                for i, n in enumerate(self.norms)
+                if n.applies(family, kind, channel, segment, category)
+            )
+            found = self.profiles[key] = Profile(
+                family, kind, channel, segment, category, source_system, team, queue, applicable
+            )
+        return found
+
+    def index_new(self, subject: str, st: Subject) -> None:
+        """A new subject waits for every norm of its profile."""
+        for n in st.profile.norms:
+            self.index.add(subject, n, self.deadlines.at_opening(n, st.opened_at))
+
+    def before_reaching(self, st: Subject, stage: str) -> dict[int, tuple[float | None, bool]]:
+        """Per norm of ``stage``: the deadline ``st`` waits under now, and whether it is paused.
+
+        Taken before the subject's reached time changes, for :meth:`decide_reached`.
+        """
+        deadlines = self.deadlines
+        return {
+            n: (deadlines.of(st, n), deadlines.stopped(st, n))
+            for n in st.profile.norms
+            if self.norms[n].stage == stage
+        }
+
+    def decide_reached(
+        self,
+        subject: str,
+        st: Subject,
+        t: float,
+        previous: float | None,
+        before: dict[int, tuple[float | None, bool]],
+    ) -> None:
+        """``st`` reached the stage of the norms in ``before`` at ``t``, earlier than ``previous``
+        (None: the first time). Its reached time is already ``t``."""
+        outcomes = st.outcomes
+        positions = st.profile.positions
+        for n, (indexed, paused) in before.items():
+            pos = positions[n]
+            code = outcome_at(outcomes, pos)
+            if code == PENDING:
+                if previous is None:
+                    self.index.stop_waiting(n, indexed)
+                due = self.deadlines.of(st, n)
+                if due is not None and t <= due:
+                    outcomes = with_outcome(outcomes, pos, MET)
+                    self.totals.decided(n, self.norms[n].id, MET, t)
+                elif due is not None and due != indexed:
+                    # late, against a deadline it was not indexed under (its pause ended by
+                    # reaching the stage): the sweep decides the breach at that deadline
+                    self.index.add(subject, n, due, waiting=False)
+            elif code == MET and previous is not None:
+                self.totals.decision_moved(n, previous, t)
+            elif code == BREACHED and previous is None and not paused:
+                self.totals.overdue_decided[n] -= 1  # overdue until now
+        st.outcomes = outcomes
+
+    def breach(self, subject: str, st: Subject, n: int, due: float) -> None:
+        """The sweep found ``st`` still pending for norm ``n`` at its deadline ``due``."""
+        pos = st.profile.positions[n]
+        st.outcomes = with_outcome(st.outcomes, pos, BREACHED)
+        self.totals.decided(n, self.norms[n].id, BREACHED, due)
+        if self.still_waiting(st, n) and not self.deadlines.stopped(st, n):
+            self.totals.overdue_decided[n] += 1
+        self.mark_changed(subject)
+
+    def still_waiting(self, st: Subject, n: int) -> bool:
+        """Whether ``st`` still waits for norm ``n``'s stage (so a breach makes it overdue)."""
+        return st.reached(self.norms[n].stage) is None
+
+    def mark_changed(self, subject: str) -> None:
+        """Note that ``subject``'s rows changed (for the store)."""
+        if self.track_changes:
+            self.changed.add(subject)
+
+    def pending_everywhere_decided(self, st: Subject) -> bool:
+        """Whether no norm of ``st`` is pending any more."""
+        return all(outcome_at(st.outcomes, p) != PENDING for p in range(len(st.profile.norms)))
