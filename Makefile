@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test unit lint typecheck demo demo-offline bench schemas dashboards clean
+.PHONY: help install test unit lint typecheck demo demo-offline bench schemas dashboards settings-doc clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -34,6 +34,9 @@ test: $(STAMP)  ## everything: lint, types, unit and integration tests
 
 dashboards: $(STAMP)  ## regenerate grafana/dashboards/*.json and the Kubernetes copies
 	$(BIN)/python -m streams.dashboards.build
+
+settings-doc: $(STAMP)  ## regenerate the worker's settings table in README.md from streams/live/settings.py
+	$(BIN)/python -m streams.live.settings_doc README.md
 
 schemas: $(STAMP)  ## regenerate events/schemas/*.json from the pydantic models
 	$(BIN)/python -m events.schema

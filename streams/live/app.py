@@ -22,9 +22,10 @@ from prometheus_client import CollectorRegistry
 
 from events.decode import Rejection
 from streams.exposition import CoreCollector, render
+from streams.live.clients import faust_credentials
 from streams.live.health import HealthCollector
 from streams.live.runtime import LiveRuntime, OffsetGap
-from streams.live.worker_settings import WorkerSettings
+from streams.live.settings import WorkerSettings
 
 log = structlog.get_logger(__name__)
 
@@ -33,25 +34,12 @@ log = structlog.get_logger(__name__)
 EXPOSITION_TYPE = "text/plain; version=0.0.4"
 
 
-def _credentials(settings: WorkerSettings) -> Any:
-    if settings.uses_sasl and settings.sasl_password is not None:
-        return faust.SASLCredentials(
-            username=settings.sasl_username,
-            password=settings.sasl_password.get_secret_value(),
-            ssl_context=settings.ssl_context() if settings.uses_tls else None,
-            mechanism=settings.sasl_mechanism,
-        )
-    if settings.uses_tls:
-        return faust.SSLCredentials(settings.ssl_context())
-    return None
-
-
 def create_app(settings: WorkerSettings, runtime: LiveRuntime) -> faust.App:
     """The Faust app, wired to ``runtime``."""
     app = faust.App(
         settings.group_id,
         broker=[f"kafka://{server}" for server in settings.servers],
-        broker_credentials=_credentials(settings),
+        broker_credentials=faust_credentials(settings),
         value_serializer="raw",
         key_serializer="raw",
         store="memory://",

@@ -1,4 +1,7 @@
-"""``contactmon worker``: the live stream processor (settings from CONTACTMON_* variables)."""
+"""``contactmon worker``: the live stream processor (settings from CONTACTMON_* variables).
+
+The settings part of ``--help`` is generated from `WorkerSettings` (`streams.live.settings_doc`).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ from functools import partial
 import structlog
 
 from streams.core.config import ConfigError, load_norms
-from streams.live.settings import SettingsError, load_settings
-from streams.live.worker_settings import WorkerSettings
+from streams.live.settings import SettingsError, WorkerSettings, load_settings
+from streams.live.settings_doc import help_text
 from streams.logs import stdlib_logging_config
 from streams.store import StoreError, open_store
 
@@ -18,34 +21,10 @@ log = structlog.get_logger(__name__)
 
 EXIT_USAGE = 2
 
-ENVIRONMENT_HELP = """\
-settings (environment variables):
-  CONTACTMON_BOOTSTRAP_SERVERS   Kafka brokers, comma-separated (default 127.0.0.1:9092)
-  CONTACTMON_SECURITY_PROTOCOL   PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
-  CONTACTMON_SASL_MECHANISM      PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
-  CONTACTMON_SASL_USERNAME / CONTACTMON_SASL_PASSWORD
-  CONTACTMON_SSL_CAFILE / CONTACTMON_SSL_CERTFILE / CONTACTMON_SSL_KEYFILE
-  CONTACTMON_EVENTS_TOPIC        (default contact.events)
-  CONTACTMON_DLQ_TOPIC           (default contact.events.dlq)
-  CONTACTMON_PARTITIONS          partitions of both topics when created (default 4)
-  CONTACTMON_REPLICATION_FACTOR  (default 1)
-  CONTACTMON_GROUP_ID            consumer group; checkpoints are kept per group (default contactmon)
-  CONTACTMON_NORMS_FILE          norms YAML (default: the shipped norms)
-  CONTACTMON_STORE_URL           outcome store and checkpoints; postgresql://... for several workers
-  CONTACTMON_METRICS_HOST / CONTACTMON_METRICS_PORT   where /metrics is served (127.0.0.1:6066)
-  CONTACTMON_DATA_DIR            Faust's working directory (default ./contactmon-data)
-  CONTACTMON_CLOCK               wall (default) | event: event time only, for replaying history
-  CONTACTMON_LATENESS            seconds an event may arrive out of order (default 300)
-  CONTACTMON_SWEEP_INTERVAL      seconds between wall-clock deadline sweeps (default 5)
-  CONTACTMON_CHECKPOINT_INTERVAL seconds between checkpoints (default 5)
-  CONTACTMON_SESSION_TIMEOUT     Kafka group session timeout in seconds (default 30)
-  CONTACTMON_LOG_LEVEL           DEBUG | INFO | WARNING | ERROR
-"""
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = ENVIRONMENT_HELP
+    parser.epilog = help_text(WorkerSettings)  # generated from the model: it cannot drift
     parser.add_argument(
         "--rebuild",
         action="store_true",

@@ -32,6 +32,7 @@ import orjson
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
+from streams.live.clients import kafka_python_kwargs
 from streams.live.settings import KafkaSettings
 
 __all__ = [
@@ -236,7 +237,7 @@ def produce(
     started = time.monotonic()
     try:
         producer = KafkaProducer(
-            **settings.kafka_python_kwargs(),
+            **kafka_python_kwargs(settings),
             client_id=CLIENT_ID,
             acks="all",
             linger_ms=LINGER_MS,

@@ -1,27 +1,33 @@
-"""Kafka settings from ``CONTACTMON_*`` environment variables, for every Kafka client we run.
+"""The ``CONTACTMON_*`` settings: their pydantic models, and reading them from the environment.
 
-`KafkaSettings` holds where the brokers are, how to authenticate (SASL, TLS), the topic names of
-the contract and how many partitions they get. It hands out the keyword arguments of both client
-libraries in use: kafka-python (the producer, topic administration, tests) through
-`KafkaSettings.kafka_python_kwargs` and aiokafka (under faust-streaming) through
-`KafkaSettings.aiokafka_kwargs`, so credentials are read and checked in one place.
+This module is the one source of truth for what can be set. Each field of a model is one
+environment variable (``CONTACTMON_`` + the field name in capitals) with its type, checks, default
+and a ``description``; `contactmon worker --help` and the README's settings table are generated
+from these fields (`streams.live.settings_doc`), and the deployment manifests are tested against
+them.
+
+- `KafkaSettings`: where the brokers are, how to authenticate (SASL, TLS), the contract's topic
+  names and how many partitions they get. Every Kafka client we run reads it: the worker, the
+  simulator's producer and topic administration.
+- `WorkerSettings`: those plus what ``contactmon worker`` needs (store URL, norms, metrics, timing).
 
 Settings come from the environment only (no ``.env`` or secrets-directory files), so what a
 process runs with is what ``env`` shows. `load_settings` turns pydantic's validation errors into a
 `SettingsError` with one line per bad variable, each naming the variable to fix; it never echoes a
-value, so a mistyped password cannot reach a terminal or a log.
+value, so a mistyped password cannot reach a terminal or a log. Secret fields are typed
+``SecretStr`` (`secret_fields` lists them): masked in ``repr`` and never shown with a default.
 
-Meant to be extended: the worker's settings subclass `KafkaSettings`, add fields (store URL,
-metrics port, ...) and inherit the ``CONTACTMON_`` prefix, the checks and `load_settings`.
+Nothing here talks to Kafka: turning settings into the arguments of a client library
+(kafka-python's keyword arguments, Faust's broker credentials) is `streams.live.clients`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import ssl
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, Self, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self, TypeVar, get_args
 
 from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -33,11 +39,14 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from streams.store.base import DEFAULT_STORE_URL
+
 __all__ = [
     "ENV_PREFIX",
     "KafkaSettings",
     "SecurityProtocol",
     "SettingsError",
+    "WorkerSettings",
     "load_settings",
     "parse_bootstrap_servers",
 ]
@@ -87,18 +96,56 @@ class KafkaSettings(BaseSettings):
         validate_default=True,
     )
 
-    bootstrap_servers: str = "127.0.0.1:9092"
-    security_protocol: SecurityProtocol = "PLAINTEXT"
-    sasl_mechanism: SaslMechanism | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: FilePath | None = None
-    ssl_certfile: FilePath | None = None
-    ssl_keyfile: FilePath | None = None
-    events_topic: TopicName = "contact.events"
-    dlq_topic: TopicName = "contact.events.dlq"
-    partitions: int = Field(default=12, ge=1)  # 12: each default municipality its own partition
-    replication_factor: int = Field(default=1, ge=1)
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        description="the Kafka brokers to connect to first, host:port, comma-separated",
+    )
+    security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT",
+        description="how to connect: SSL encrypts with TLS, SASL_* log in with SASL",
+    )
+    sasl_mechanism: SaslMechanism | None = Field(
+        default=None, description="the SASL mechanism; required with a SASL_* protocol"
+    )
+    sasl_username: str | None = Field(
+        default=None, description="the SASL user name; required with a SASL_* protocol"
+    )
+    sasl_password: SecretStr | None = Field(
+        default=None,
+        description="the SASL password; required with a SASL_* protocol; give it from a secret "
+        "store (a Kubernetes Secret, an env file), never in a manifest",
+    )
+    ssl_cafile: FilePath | None = Field(
+        default=None,
+        description="the CA certificate (PEM) that signed the brokers' certificates; "
+        "unset: the system's CAs",
+    )
+    ssl_certfile: FilePath | None = Field(
+        default=None,
+        description="the client certificate (PEM), for brokers that ask for one (mutual TLS)",
+    )
+    ssl_keyfile: FilePath | None = Field(
+        default=None, description="the private key (PEM) of the client certificate"
+    )
+    events_topic: TopicName = Field(
+        default="contact.events", description="the topic the contract's events are on"
+    )
+    dlq_topic: TopicName = Field(
+        default="contact.events.dlq",
+        description="the dead-letter topic for rejected events; must differ from the events topic",
+    )
+    # 12: each default municipality its own partition
+    partitions: int = Field(
+        default=12,
+        ge=1,
+        description="partitions of both topics when they are created; an existing topic with "
+        "fewer is refused (adding some would move municipalities to other partitions)",
+    )
+    replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="replicas of each partition when the topics are created (3 in production)",
+    )
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -168,6 +215,15 @@ class KafkaSettings(BaseSettings):
             return info.validation_alias.upper()
         return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
 
+    @classmethod
+    def secret_fields(cls) -> list[str]:
+        """The fields that hold a secret (typed ``SecretStr``): never a literal in a manifest."""
+        return [
+            name
+            for name, info in cls.model_fields.items()
+            if SecretStr in (info.annotation, *get_args(info.annotation))
+        ]
+
     @property
     def servers(self) -> list[str]:
         """The bootstrap servers as a list of ``host:port`` strings."""
@@ -183,56 +239,59 @@ class KafkaSettings(BaseSettings):
         """Whether the connections are encrypted with TLS."""
         return self.security_protocol.endswith("SSL")
 
-    def _sasl_kwargs(self) -> dict[str, Any]:
-        """The SASL arguments, named the same in kafka-python and aiokafka."""
-        if not self.uses_sasl or self.sasl_password is None:
-            return {}
-        return {
-            "sasl_mechanism": self.sasl_mechanism,
-            "sasl_plain_username": self.sasl_username,
-            "sasl_plain_password": self.sasl_password.get_secret_value(),
-        }
 
-    def kafka_python_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient.
+class WorkerSettings(KafkaSettings):
+    """Settings of ``contactmon worker``: Kafka's plus the store, norms, metrics and timing."""
 
-        kafka-python sends the SCRAM credentials in ``sasl_plain_username``/``_password`` too.
-        """
-        kwargs: dict[str, Any] = {
-            "bootstrap_servers": self.servers,
-            "security_protocol": self.security_protocol,
-            **self._sasl_kwargs(),
-        }
-        if self.uses_tls:
-            files = {
-                "ssl_cafile": self.ssl_cafile,
-                "ssl_certfile": self.ssl_certfile,
-                "ssl_keyfile": self.ssl_keyfile,
-            }
-            kwargs.update({key: str(path) for key, path in files.items() if path is not None})
-        return kwargs
-
-    def aiokafka_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for aiokafka's AIOKafkaProducer and AIOKafkaConsumer.
-
-        aiokafka takes TLS as one ``ssl_context``; it is built here the way aiokafka's own
-        ``create_ssl_context`` does (system CAs unless a CA file is given, hostname checked).
-        """
-        kwargs: dict[str, Any] = {
-            "bootstrap_servers": self.servers,
-            "security_protocol": self.security_protocol,
-            **self._sasl_kwargs(),
-        }
-        if self.uses_tls:
-            kwargs["ssl_context"] = self.ssl_context()
-        return kwargs
-
-    def ssl_context(self) -> ssl.SSLContext:
-        """A client TLS context from the CA, certificate and key files (system CAs by default)."""
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.ssl_cafile)
-        if self.ssl_certfile is not None:
-            context.load_cert_chain(self.ssl_certfile, keyfile=self.ssl_keyfile)
-        return context
+    group_id: str = Field(
+        default="contactmon",
+        pattern=r"^[A-Za-z0-9._-]{1,200}$",
+        description="the Kafka consumer group; its workers share the partitions, and checkpoints "
+        "are kept per group",
+    )
+    norms_file: Path | None = Field(
+        default=None, description="the norms YAML; unset: the shipped norms"
+    )
+    store_url: str = Field(
+        default=DEFAULT_STORE_URL,
+        description="the outcome store, which holds the checkpoints too: sqlite:///path, or "
+        "postgresql://user:password@host:port/db for several workers (then give it as a secret)",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="the address /metrics is served on (0.0.0.0: every interface)",
+    )
+    metrics_port: int = Field(
+        default=6066, ge=1, le=65535, description="the port /metrics is served on"
+    )
+    data_dir: Path = Field(default=Path("contactmon-data"), description="Faust's working directory")
+    clock: Literal["wall", "event"] = Field(
+        default="wall",
+        description="wall: deadlines also pass on the wall clock; event: on event time only, "
+        "for replaying history",
+    )
+    lateness: float = Field(
+        default=300.0,
+        ge=0,
+        description="seconds an event may arrive out of order and still count as in order",
+    )
+    sweep_interval: float = Field(
+        default=5.0, gt=0, description="seconds between wall-clock deadline sweeps"
+    )
+    checkpoint_interval: float = Field(
+        default=5.0, gt=0, description="seconds between checkpoints of the owned partitions"
+    )
+    checkpoint_every: int = Field(
+        default=10_000,
+        ge=1,
+        description="events after which a partition is checkpointed before its timer is due",
+    )
+    session_timeout: float = Field(
+        default=30.0, ge=6, description="the Kafka consumer group's session timeout in seconds"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="the worker's log level"
+    )
 
 
 class _MappingEnvSource(EnvSettingsSource):

@@ -20,6 +20,7 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError, for_code
 from kafka.partitioner.default import murmur2
 
+from streams.live.clients import kafka_python_kwargs
 from streams.live.settings import KafkaSettings
 
 __all__ = ["TopicError", "ensure_topics", "partition_for"]
@@ -82,7 +83,7 @@ def _ensure_once(
 ) -> dict[str, int]:
     """One attempt: connect, check what exists, create what is missing, check again."""
     admin = KafkaAdminClient(
-        **settings.kafka_python_kwargs(),
+        **kafka_python_kwargs(settings),
         client_id=CLIENT_ID,
         bootstrap_timeout_ms=_ms_left(deadline),
         request_timeout_ms=_ms_left(deadline),

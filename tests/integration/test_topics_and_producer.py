@@ -19,6 +19,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer
 
 from streams.cli import main
+from streams.live.clients import kafka_python_kwargs
 from streams.live.producer import (
     MAX_GAP_S,
     Playback,
@@ -87,7 +88,7 @@ def consume(settings: KafkaSettings, topic: str, count: int) -> list[Record]:
     """Every message of ``topic`` from the start: waits for ``count``, then briefly for more."""
     consumer = KafkaConsumer(
         topic,
-        **settings.kafka_python_kwargs(),
+        **kafka_python_kwargs(settings),
         group_id=f"it-live-{uuid4().hex[:8]}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

@@ -18,7 +18,7 @@ import yaml
 from streams.dashboards import k8s
 from streams.dashboards.build import DASHBOARD_DIR
 from streams.dashboards.monitor import WORKER_JOB
-from streams.live.worker_settings import WorkerSettings
+from streams.live.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

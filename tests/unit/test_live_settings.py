@@ -1,23 +1,21 @@
-"""Tests for `streams.live.settings`: CONTACTMON_* variables, their checks and the client kwargs."""
+"""Tests for `streams.live.settings`: the CONTACTMON_* variables, their checks and the models."""
 
 from __future__ import annotations
 
-import inspect
-import ssl
 import subprocess
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from pydantic import Field
 
 from streams.live.settings import (
     KafkaSettings,
     SettingsError,
+    WorkerSettings,
     load_settings,
     parse_bootstrap_servers,
 )
+from streams.store.base import DEFAULT_STORE_URL
 
 PASSWORD = "canary-Pa55word-7f3e"  # a value that must never show up in any text
 SASL = {
@@ -87,12 +85,6 @@ class TestDefaults:
         assert settings.events_topic == "contact.events"
         assert settings.dlq_topic == "contact.events.dlq"
         assert (settings.partitions, settings.replication_factor) == (12, 1)
-
-    def test_client_kwargs_are_plain(self) -> None:
-        settings = load_settings(KafkaSettings, {})
-        expected = {"bootstrap_servers": ["127.0.0.1:9092"], "security_protocol": "PLAINTEXT"}
-        assert settings.kafka_python_kwargs() == expected
-        assert settings.aiokafka_kwargs() == expected
 
 
 class TestEnvironment:
@@ -268,82 +260,6 @@ class TestValidation:
             parse_bootstrap_servers(" ")
 
 
-class TestClientKwargs:
-    """The kwargs carry SASL and TLS in each library's own terms, and the libraries accept them."""
-
-    def test_sasl_for_kafka_python(self) -> None:
-        kwargs = load_settings(KafkaSettings, SASL).kafka_python_kwargs()
-        assert kwargs == {
-            "bootstrap_servers": ["127.0.0.1:9092"],
-            "security_protocol": "SASL_PLAINTEXT",
-            "sasl_mechanism": "SCRAM-SHA-512",
-            "sasl_plain_username": "contactmon",
-            "sasl_plain_password": PASSWORD,
-        }
-
-    def test_sasl_for_aiokafka(self) -> None:
-        kwargs = load_settings(KafkaSettings, SASL).aiokafka_kwargs()
-        assert kwargs == {
-            "bootstrap_servers": ["127.0.0.1:9092"],
-            "security_protocol": "SASL_PLAINTEXT",
-            "sasl_mechanism": "SCRAM-SHA-512",
-            "sasl_plain_username": "contactmon",
-            "sasl_plain_password": PASSWORD,
-        }
-
-    def test_sasl_ssl_with_files(self, tls_files: dict[str, Path]) -> None:
-        environ = {
-            **SASL,
-            "CONTACTMON_SECURITY_PROTOCOL": "SASL_SSL",
-            "CONTACTMON_SSL_CAFILE": str(tls_files["ca"]),
-            "CONTACTMON_SSL_CERTFILE": str(tls_files["cert"]),
-            "CONTACTMON_SSL_KEYFILE": str(tls_files["key"]),
-        }
-        settings = load_settings(KafkaSettings, environ)
-        kafka_python = settings.kafka_python_kwargs()
-        assert kafka_python["sasl_plain_password"] == PASSWORD
-        assert kafka_python["ssl_cafile"] == str(tls_files["ca"])
-        assert kafka_python["ssl_certfile"] == str(tls_files["cert"])
-        assert kafka_python["ssl_keyfile"] == str(tls_files["key"])
-        aiokafka = settings.aiokafka_kwargs()
-        assert aiokafka["sasl_plain_password"] == PASSWORD
-        assert not any(key.startswith("ssl_") and key != "ssl_context" for key in aiokafka)
-        context = aiokafka["ssl_context"]
-        assert isinstance(context, ssl.SSLContext)
-        assert context.check_hostname
-        assert context.verify_mode == ssl.CERT_REQUIRED
-        assert [cert["subject"] for cert in context.get_ca_certs()] == [
-            ((("commonName", "localhost"),),)
-        ]
-
-    def test_ssl_without_files_trusts_the_system(self) -> None:
-        settings = load_settings(KafkaSettings, {"CONTACTMON_SECURITY_PROTOCOL": "SSL"})
-        assert settings.kafka_python_kwargs() == {
-            "bootstrap_servers": ["127.0.0.1:9092"],
-            "security_protocol": "SSL",
-        }
-        context = settings.aiokafka_kwargs()["ssl_context"]
-        assert context.verify_mode == ssl.CERT_REQUIRED
-
-    @pytest.mark.parametrize("client", [KafkaProducer, KafkaConsumer, KafkaAdminClient])
-    def test_kafka_python_knows_every_key(self, client: type, tls_files: dict[str, Path]) -> None:
-        environ = {
-            **SASL,
-            "CONTACTMON_SECURITY_PROTOCOL": "SASL_SSL",
-            "CONTACTMON_SSL_CAFILE": str(tls_files["ca"]),
-            "CONTACTMON_SSL_CERTFILE": str(tls_files["cert"]),
-            "CONTACTMON_SSL_KEYFILE": str(tls_files["key"]),
-        }
-        kwargs = load_settings(KafkaSettings, environ).kafka_python_kwargs()
-        assert set(kwargs) <= set(client.DEFAULT_CONFIG)  # type: ignore[attr-defined]
-
-    @pytest.mark.parametrize("client", [AIOKafkaProducer, AIOKafkaConsumer])
-    def test_aiokafka_knows_every_key(self, client: type) -> None:
-        environ = {**SASL, "CONTACTMON_SECURITY_PROTOCOL": "SASL_SSL"}
-        kwargs = load_settings(KafkaSettings, environ).aiokafka_kwargs()
-        assert set(kwargs) <= set(inspect.signature(client).parameters)
-
-
 class TestSecrets:
     """The SASL password shows up in no text: not in repr, str, dumps or error messages."""
 
@@ -404,3 +320,45 @@ class TestSubclass:
         ]
         with pytest.raises(SettingsError, match="CONTACTMON_SASL_USERNAME: required"):
             load_settings(WorkerLikeSettings, {"CONTACTMON_SECURITY_PROTOCOL": "SASL_SSL"})
+
+
+class TestWorkerSettings:
+    """The worker's model: Kafka's fields and checks plus its own, each documented and named."""
+
+    def test_defaults(self) -> None:
+        settings = load_settings(WorkerSettings, {})
+        assert settings.partitions == 12
+        assert settings.group_id == "contactmon"
+        assert settings.store_url == DEFAULT_STORE_URL
+        assert (settings.metrics_host, settings.metrics_port) == ("127.0.0.1", 6066)
+        assert settings.data_dir == Path("contactmon-data")
+        assert (settings.clock, settings.lateness) == ("wall", 300.0)
+        assert (settings.checkpoint_interval, settings.checkpoint_every) == (5.0, 10_000)
+        assert settings.log_level == "INFO"
+
+    def test_reads_its_variables_and_keeps_the_kafka_checks(self) -> None:
+        environ = {"CONTACTMON_CHECKPOINT_EVERY": "500", "CONTACTMON_CLOCK": "event"}
+        settings = load_settings(WorkerSettings, environ)
+        assert (settings.checkpoint_every, settings.clock) == (500, "event")
+        with pytest.raises(SettingsError) as caught:
+            load_settings(
+                WorkerSettings,
+                {"CONTACTMON_SESSION_TIMEOUT": "1", "CONTACTMON_SECURITY_PROTOCOL": "SASL_SSL"},
+            )
+        assert caught.value.problems == [
+            "CONTACTMON_SESSION_TIMEOUT: Input should be greater than or equal to 6"
+        ]
+
+    @pytest.mark.parametrize("model", [KafkaSettings, WorkerSettings])
+    def test_every_field_has_a_description(self, model: type[KafkaSettings]) -> None:
+        undocumented = [name for name, info in model.model_fields.items() if not info.description]
+        assert undocumented == []
+
+    def test_env_names(self) -> None:
+        assert WorkerSettings.env_name("checkpoint_every") == "CONTACTMON_CHECKPOINT_EVERY"
+        assert KafkaSettings.env_name("partitions") == "CONTACTMON_PARTITIONS"
+
+    def test_secret_fields_are_the_secret_strings(self) -> None:
+        assert KafkaSettings.secret_fields() == ["sasl_password"]
+        assert WorkerSettings.secret_fields() == ["sasl_password"]
+        assert WorkerLikeSettings.secret_fields() == ["sasl_password"]
