@@ -4,8 +4,8 @@ Pausable norms follow the contract's clarifications of December 2026 (section 3)
 
 - the time an item is paused does not count: the deadline moves later by the paused time, measured
   exactly (working time for ``workdays``, elapsed time otherwise; see ``streams.core.deadlines``);
-- only a pause that starts before the (so far extended) deadline and before the norm's stage was
-  reached counts; one that starts later changes nothing;
+- only a pause that starts at or before the (so far extended) deadline — equal is within it — and
+  before the norm's stage was reached counts; one that starts later changes nothing;
 - an item that reaches the norm's stage while paused ends its pause at that moment, and is judged
   against the deadline extended by all pauses up to it;
 - while an item is paused and has not reached the stage, its deadline is unknown (``None``): the
@@ -73,7 +73,7 @@ class NormDeadlines:
             if started is None:
                 if step < 0:
                     continue  # a resume without a pause
-                if t >= current or (reached is not None and t >= reached):
+                if t > current or (reached is not None and t >= reached):
                     break  # a pause after the deadline or the stage changes nothing
                 started = max(t, opened)
             elif step < 0:
