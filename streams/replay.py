@@ -25,11 +25,13 @@ from events.decode import Rejection
 from streams.core.config import MonitorConfig
 from streams.core.monitor import Monitor
 from streams.exposition import monitor_registry, render
+from streams.progress import Progress
 from streams.store import open_store
 
 log = structlog.get_logger(__name__)
 
 FLUSH_EVERY = 50_000
+PROGRESS_EVERY = 1_000  # lines between moves of the progress line (it redraws twice a second)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,33 +55,6 @@ def rejection_line(rejection: Rejection) -> bytes:
     except UnicodeDecodeError:
         record["raw_base64"] = base64.b64encode(rejection.raw).decode("ascii")
     return orjson.dumps(record) + b"\n"
-
-
-class _Progress:
-    """A one-line progress display on a terminal, by bytes read."""
-
-    def __init__(self, total_bytes: int, stream: IO[str]) -> None:
-        self.total = max(total_bytes, 1)
-        self.stream = stream
-        self.enabled = stream.isatty()
-        self.started = time.monotonic()
-        self.last = 0.0
-
-    def update(self, done_bytes: int, lines: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.last < 0.5:
-            return
-        self.last = now
-        rate = lines / max(now - self.started, 1e-9)
-        pct = 100.0 * done_bytes / self.total
-        self.stream.write(f"\rreplay: {pct:5.1f} %  {lines:,} events  {rate:,.0f} events/s")
-        self.stream.flush()
-
-    def done(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
 
 
 def _lines(paths: Sequence[Path]) -> Iterator[tuple[bytes, int]]:
@@ -112,35 +87,37 @@ def replay(
     wall = time.time() if now is None else now
     monitor = Monitor(config, lateness=lateness, track_changes=store_url is not None)
     store = open_store(store_url) if store_url is not None else None
-    total = sum(p.stat().st_size for p in paths if str(p) != "-")
-    progress = _Progress(total, sys.stderr)
+    stdin = any(str(p) == "-" for p in paths)
+    total = None if stdin else sum(p.stat().st_size for p in paths)
+    progress = Progress("replay", total=total, unit="B")
     rejects_file = rejects.open("wb") if rejects is not None else None
     started = time.monotonic()
-    lines = 0
+    lines = done = 0
     try:
         for raw, done in _lines(paths):
             monitor.process(raw, wall)
             lines += 1
             if monitor.rejections:
-                _drain(monitor, rejects_file)
-            if lines % FLUSH_EVERY == 0:
-                if store is not None:
-                    store.write(monitor.take_changes())
-                progress.update(done, lines)
+                _drain(monitor, rejects_file, progress)
+            if lines % PROGRESS_EVERY == 0:
+                progress.to(done, f"{lines:,} events")
+            if lines % FLUSH_EVERY == 0 and store is not None:
+                store.write(monitor.take_changes())
+        progress.to(done, f"{lines:,} events")
         monitor.finish(until)
-        _drain(monitor, rejects_file)
+        _drain(monitor, rejects_file, progress)
         if store is not None:
             store.write(monitor.take_changes())
     finally:
-        progress.done()
+        progress.close()
         if rejects_file is not None:
             rejects_file.close()
         if store is not None:
             store.close()
     if metrics_file is not None:
         _write_atomic(metrics_file, render(monitor_registry(monitor, now=lambda: until)))
-    accepted = sum(sum(s.events_total.values()) for s in monitor.shards.values())
-    duplicates = sum(s.duplicates for s in monitor.shards.values())
+    accepted = sum(sum(s.totals.events_total.values()) for s in monitor.shards.values())
+    duplicates = sum(s.totals.duplicates for s in monitor.shards.values())
     summary = ReplaySummary(
         lines=lines,
         accepted=accepted,
@@ -151,16 +128,17 @@ def replay(
     return monitor, summary
 
 
-def _drain(monitor: Monitor, rejects_file: IO[bytes] | None) -> None:
-    for rejection in monitor.take_rejections():
-        log.warning(
-            "event rejected",
-            reason=rejection.reason.value,
-            field=rejection.field,
-            detail=rejection.detail,
-        )
-        if rejects_file is not None:
-            rejects_file.write(rejection_line(rejection))
+def _drain(monitor: Monitor, rejects_file: IO[bytes] | None, progress: Progress) -> None:
+    with progress.aside():
+        for rejection in monitor.take_rejections():
+            log.warning(
+                "event rejected",
+                reason=rejection.reason.value,
+                field=rejection.field,
+                detail=rejection.detail,
+            )
+            if rejects_file is not None:
+                rejects_file.write(rejection_line(rejection))
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

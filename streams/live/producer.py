@@ -62,10 +62,12 @@ class ProducerError(RuntimeError):
 
 @dataclass(frozen=True)
 class Progress:
-    """How far `produce` is: events handed to the producer, seconds since the start, event time."""
+    """How far `produce` is: events handed to the producer and the event time reached.
+
+    A report, not a display: `streams.progress` draws it on a terminal (rate and time left too).
+    """
 
     sent: int
-    elapsed: float
     event_time: str | None  # the ``time`` attribute of the latest event sent, as written
 
 
@@ -234,7 +236,6 @@ def produce(
     limiter = RateLimiter(rate) if rate is not None else None
     playback = Playback(speed) if speed is not None else None
     deliveries = _Deliveries()
-    started = time.monotonic()
     try:
         producer = KafkaProducer(
             **kafka_python_kwargs(settings),
@@ -250,7 +251,7 @@ def produce(
         ) from error
     sent = 0
     latest: str | None = None
-    reported = started
+    reported = time.monotonic()
     topic = settings.events_topic
     try:
         for event in events:
@@ -265,7 +266,7 @@ def produce(
             latest = message.time or latest
             now = time.monotonic()
             if progress is not None and now - reported >= PROGRESS_EVERY_S:
-                progress(Progress(sent, now - started, latest))
+                progress(Progress(sent, latest))
                 reported = now
         producer.flush()
     except KafkaTimeoutError as error:
@@ -279,7 +280,7 @@ def produce(
     finally:
         _close(producer, max_block)
     if progress is not None:
-        progress(Progress(sent, time.monotonic() - started, latest))
+        progress(Progress(sent, latest))
     if deliveries.failed:
         raise ProducerError(
             f"{deliveries.failed} of {sent} events were not delivered to {topic} on "

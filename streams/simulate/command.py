@@ -37,7 +37,7 @@ from streams.simulate.profiles import DEFAULT_MUNICIPALITIES, SimulationError
 from streams.simulate.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
-    from streams.live.producer import Progress
+    from streams.live.producer import Progress as Sent
     from streams.live.settings import KafkaSettings
 
 __all__ = ["add_arguments", "add_months", "default_start", "run"]
@@ -288,20 +288,23 @@ def _send(
     """Send the events to the Kafka events topic; returns the exit code."""
     from streams.live.producer import ProducerError, produce  # noqa: PLC0415
     from streams.live.topics import TopicError, ensure_topics  # noqa: PLC0415
+    from streams.progress import Progress  # noqa: PLC0415
 
     _quiet_kafka_client()
-    line = _ProgressLine(len(events)) if sys.stderr.isatty() else None
+    line = Progress("simulate", total=len(events), unit=" events sent")
+
+    def show(progress: Sent) -> None:
+        note = f"event time {progress.event_time}" if progress.event_time else None
+        line.to(progress.sent, note)
+
     try:
-        if args.ensure_topics:
-            ensure_topics(settings)
-        sent = produce(events, settings, rate=args.rate, speed=args.speed, progress=line)
+        with line:
+            if args.ensure_topics:
+                ensure_topics(settings)
+            sent = produce(events, settings, rate=args.rate, speed=args.speed, progress=show)
     except (TopicError, ProducerError) as error:
-        if line is not None:
-            line.finish()
         print(f"contactmon simulate: {error}", file=sys.stderr)
         return EXIT_KAFKA
-    if line is not None:
-        line.finish()
     target = f"topic {settings.events_topic} on {settings.bootstrap_servers}"
     print(_summary(events, f"{sent} events sent to {target}", future), file=sys.stderr)
     return 0
@@ -315,29 +318,6 @@ def _quiet_kafka_client() -> None:
     """
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
-
-
-class _ProgressLine:
-    """A progress line on the terminal, rewritten in place: sent, rate, the event time reached."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.shown = False
-
-    def __call__(self, progress: Progress) -> None:
-        rate = progress.sent / progress.elapsed if progress.elapsed > 0 else 0.0
-        text = f"{progress.sent}/{self.total} events sent ({rate:.0f}/s)"
-        if progress.event_time:
-            text += f", event time {progress.event_time}"
-        sys.stderr.write(f"\r{text}\x1b[K")
-        sys.stderr.flush()
-        self.shown = True
-
-    def finish(self) -> None:
-        """End the line, so what comes next starts on a line of its own."""
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
 
 
 def _events(args: argparse.Namespace) -> list[Event]:
