@@ -27,7 +27,6 @@ value from the event, so it can be logged as it is.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import StrEnum
@@ -83,7 +82,6 @@ class Event:
     """
 
     __slots__ = (
-        "_dedupe_key",
         "data",
         "id",
         "municipality",
@@ -113,21 +111,6 @@ class Event:
         self.municipality = municipality
         self.data = data
         self.raw = raw
-        self._dedupe_key: int | None = None
-
-    @property
-    def dedupe_key(self) -> int:
-        """A stable signed 64-bit id of (`source`, `id`): equal for duplicates, in every process.
-
-        BLAKE2b with an 8-byte digest, read as a signed integer so it fits a BIGINT column. Two
-        distinct events share a key with probability about n²/2⁶⁵ (n = 10⁷ events: 3·10⁻⁶). Computed
-        on first use, so a caller that deduplicates on the strings pays nothing.
-        """
-        key = self._dedupe_key
-        if key is None:
-            digest = hashlib.blake2b(f"{self.source}\x00{self.id}".encode(), digest_size=8).digest()
-            key = self._dedupe_key = int.from_bytes(digest, "big", signed=True)
-        return key
 
     @property
     def full_type(self) -> str:
@@ -156,10 +139,6 @@ class Rejection:
         self.field = field
         self.detail = detail
         self.raw = raw
-
-    def to_error(self) -> InvalidEvent:
-        """The same verdict as an exception, for callers that prefer to raise."""
-        return InvalidEvent(self.reason, self.field, self.detail)
 
     def __repr__(self) -> str:
         # The raw bytes stay out: they may hold anything.

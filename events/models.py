@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
-import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -336,11 +335,3 @@ EVENT_ADAPTER: Final[TypeAdapter[AnyEvent]] = TypeAdapter(
 def validate_event(obj: object) -> AnyEvent:
     """Validate a parsed JSON value as one of the contract's events (pydantic.ValidationError)."""
     return EVENT_ADAPTER.validate_python(obj)
-
-
-def parse_event(raw: bytes) -> AnyEvent:
-    """Parse and validate one JSON message; ValueError (orjson's or pydantic's) when invalid.
-
-    Parses with orjson, like the decoder, so both read the same bytes the same way.
-    """
-    return validate_event(orjson.loads(raw))

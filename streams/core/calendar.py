@@ -194,12 +194,6 @@ class BusinessCalendar:
         tables, index = self._day(d)
         return bool(tables.working[index])
 
-    def holiday_name(self, d: date) -> str | None:
-        """The public holiday on ``d`` as the `holidays` package names it, or None."""
-        if self.holiday_country is None:
-            return None
-        return _year_holidays(self.holiday_country, d.year).get(d.toordinal())
-
     def local_date(self, t: float) -> date:
         """The local calendar date of instant ``t``."""
         return date.fromordinal(self.local_ordinal(t))

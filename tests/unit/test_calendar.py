@@ -74,44 +74,37 @@ class TestWorkingDays:
         assert [nl.is_working_day(d) for d in week] == [True] * 5 + [False] * 2
 
     @pytest.mark.parametrize(
-        ("day", "name"),
+        "day",
         [
-            (date(2023, 4, 10), "Easter Monday"),
-            (date(2024, 4, 1), "Easter Monday"),
-            (date(2023, 4, 27), "King's Day"),
-            (date(2023, 5, 18), "Ascension Day"),
-            (date(2024, 5, 9), "Ascension Day"),
-            (date(2024, 5, 20), "Pentecost Monday"),
-            (date(2023, 12, 25), "Christmas Day"),
-            (date(2023, 12, 26), "Second Day of Christmas"),
-            (date(2024, 12, 25), "Christmas Day"),
-            (date(2024, 12, 26), "Second Day of Christmas"),
-            (date(2024, 1, 1), "New Year's Day"),
-            (date(2025, 1, 1), "New Year's Day"),
-            (date(2024, 3, 29), "Good Friday"),  # the `holidays` package counts Good Friday
+            pytest.param(date(2023, 4, 10), id="Easter Monday 2023"),
+            pytest.param(date(2024, 4, 1), id="Easter Monday 2024"),
+            pytest.param(date(2023, 4, 27), id="King's Day 2023"),
+            pytest.param(date(2023, 5, 18), id="Ascension Day 2023"),
+            pytest.param(date(2024, 5, 9), id="Ascension Day 2024"),
+            pytest.param(date(2024, 5, 20), id="Pentecost Monday 2024"),
+            pytest.param(date(2023, 12, 25), id="Christmas Day 2023"),
+            pytest.param(date(2023, 12, 26), id="Second Day of Christmas 2023"),
+            pytest.param(date(2024, 12, 25), id="Christmas Day 2024"),
+            pytest.param(date(2024, 12, 26), id="Second Day of Christmas 2024"),
+            pytest.param(date(2024, 1, 1), id="New Year's Day 2024"),
+            pytest.param(date(2025, 1, 1), id="New Year's Day 2025"),
+            # the `holidays` package counts Good Friday
+            pytest.param(date(2024, 3, 29), id="Good Friday 2024"),
         ],
     )
-    def test_weekday_holidays_are_not_working_days(
-        self, nl: BusinessCalendar, day: date, name: str
-    ) -> None:
+    def test_weekday_holidays_are_not_working_days(self, nl: BusinessCalendar, day: date) -> None:
         assert day.weekday() < 5
-        assert nl.holiday_name(day) == name
         assert not nl.is_working_day(day)
 
     def test_kings_day_2025_moves_to_saturday(self, nl: BusinessCalendar) -> None:
-        # 27 April 2025 is a Sunday, so King's Day is celebrated on Saturday 26 April.
-        assert nl.holiday_name(date(2025, 4, 26)) == "King's Day"
-        assert nl.holiday_name(date(2025, 4, 27)) is None
+        # 27 April 2025 is a Sunday, so King's Day is celebrated on Saturday 26 April: it takes
+        # no weekday off instead.
         assert nl.is_working_day(date(2025, 4, 25))
         assert nl.is_working_day(date(2025, 4, 28))
-
-    def test_ordinary_day_has_no_holiday_name(self, nl: BusinessCalendar) -> None:
-        assert nl.holiday_name(date(2024, 6, 4)) is None
 
     def test_without_holidays_christmas_is_a_working_day(self) -> None:
         cal = BusinessCalendar(holidays=None)
         assert cal.is_working_day(date(2024, 12, 25))
-        assert cal.holiday_name(date(2024, 12, 25)) is None
         assert not cal.is_working_day(date(2024, 12, 28))  # still a Saturday
 
     def test_closed_day_is_not_a_working_day(self) -> None:
@@ -124,7 +117,7 @@ class TestWorkingDays:
         ascension = date(2024, 5, 9)
         cal = BusinessCalendar(closed_days=[ascension], open_days=[ascension])
         assert cal.is_working_day(ascension)
-        assert cal.holiday_name(ascension) == "Ascension Day"
+        assert not BusinessCalendar().is_working_day(ascension)  # a holiday without the listing
 
     def test_open_day_on_a_saturday(self) -> None:
         cal = BusinessCalendar(open_days=[date(2024, 6, 8)])
