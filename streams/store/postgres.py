@@ -1,6 +1,6 @@
 """The shared outcome store: one PostgreSQL database (psycopg 3), for several workers.
 
-Same tables, statements and semantics as the SQLite store (streams/store/sqlite.py holds the
+Same tables, statements and semantics as the SQLite store (streams/store/sql.py holds the
 statements both run), with PostgreSQL types: double precision for times, boolean for flags,
 bytea for checkpoint state, and the "C" collation on key columns so rows sort exactly as SQLite
 sorts them (byte order), whatever locale the server was created with.
@@ -24,7 +24,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from streams.store.base import StoreError
-from streams.store.sqlite import SCHEMA_VERSION, Cursor, SqlStore, Statements
+from streams.store.sql import SCHEMA_VERSION, Cursor, SqlStore, Statements
 
 CONNECT_TIMEOUT_SECONDS = 10
 DEFAULT_PORT = "5432"
