@@ -15,12 +15,12 @@ from typing import Any
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from streams.dashboards import gemeente, monitor, overzicht
+from streams.dashboards import gemeente, overzicht, pipeline
 
 DASHBOARDS: dict[str, Callable[[], Dashboard]] = {
     "overzicht": overzicht.dashboard,
     "gemeente": gemeente.dashboard,
-    "monitor": monitor.dashboard,
+    "monitor": pipeline.dashboard,  # the "Monitor" dashboard (module name: not the core's monitor)
 }
 """File stem (``grafana/dashboards/<stem>.json``) → the function that builds that dashboard."""
 

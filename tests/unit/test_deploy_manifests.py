@@ -17,7 +17,7 @@ import yaml
 
 from streams.dashboards import k8s
 from streams.dashboards.build import DASHBOARD_DIR
-from streams.dashboards.monitor import WORKER_JOB
+from streams.dashboards.pipeline import WORKER_JOB
 from streams.live.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,9 +1,12 @@
-"""Dashboard "Monitor": is the monitor itself healthy? For whoever keeps it running.
+"""Dashboard "Monitor" (``monitor.json``): is the monitor itself healthy? For whoever runs it.
 
 Events coming in per type and municipality, rejected events (the dead-letter topic) by reason,
 duplicates, the worker's processing delay and consumer lag per partition, the age of the newest
 event per municipality, which worker targets Prometheus can scrape, and how the partitions are
 spread over the workers. A blind monitor looks calm on the business dashboards; this one shows it.
+
+The module is named ``pipeline``, after what it watches, so that it is not mistaken for the core's
+``streams.core.monitor``.
 """
 
 from __future__ import annotations
