@@ -139,7 +139,7 @@ def bytes_per_open_item(n: int) -> tuple[float, int]:
         monitor.process(raw, WALL)
     gc.collect()
     after = rss_bytes()
-    open_items = sum(sum(s.open_items.values()) for s in monitor.shards.values())
+    open_items = sum(sum(s.totals.open_items.values()) for s in monitor.shards.values())
     return (after - before) / n, open_items
 
 

@@ -67,7 +67,7 @@ class CallLifecycle(Lifecycle[CallState]):
             call.outcome = ANSWERED
             self.totals.calls_waiting[call.profile.channel] -= 1
             self.totals.calls_total[(call.profile.channel, "answered")] += 1
-        self.decide_reached(subject, call, t, previous, before)
+        self.decide_reached(subject, call, t, "answer", previous, before)
 
     def abandoned(self, subject: str, call: CallState, t: float) -> None:
         if call.outcome != WAITING:

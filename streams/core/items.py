@@ -70,7 +70,7 @@ class ItemLifecycle(Lifecycle[ItemState]):
             return
         before = self.before_reaching(st, "response")
         st.responded_at = t
-        self.decide_reached(subject, st, t, previous, before)
+        self.decide_reached(subject, st, t, "response", previous, before)
         self._duration(st, "response", t, previous)
 
     def closed(self, subject: str, st: ItemState, t: float, data: dict[str, Any]) -> None:
@@ -85,7 +85,7 @@ class ItemLifecycle(Lifecycle[ItemState]):
         if first is None or t < first:
             before = self.before_reaching(st, "resolution")
             st.closed_at = t
-            self.decide_reached(subject, st, t, first, before)
+            self.decide_reached(subject, st, t, "resolution", first, before)
             self._duration(st, "resolution", t, first)
         if first is not None:
             st.ensure_history().last_closed_at = max(t, latest if latest is not None else t)

@@ -89,11 +89,17 @@ class Lifecycle(ABC, Generic[S]):
         for n in st.profile.norms:
             self.index.add(subject, n, self.deadlines.at_opening(n, st.opened_at))
 
-    def before_reaching(self, st: Subject, stage: str) -> dict[int, tuple[float | None, bool]]:
+    def before_reaching(
+        self, st: Subject, stage: str
+    ) -> dict[int, tuple[float | None, bool]] | None:
         """Per norm of ``stage``: the deadline ``st`` waits under now, and whether it is paused.
 
-        Taken before the subject's reached time changes, for :meth:`decide_reached`.
+        Taken before the subject's reached time changes, for :meth:`decide_reached`. None for a
+        subject that was never paused (the common case): its deadlines do not depend on when it
+        reaches a stage, so there is nothing to remember.
         """
+        if not isinstance(st, ItemState) or st.history is None or not st.history.pauses:
+            return None
         deadlines = self.deadlines
         return {
             n: (deadlines.of(st, n), deadlines.stopped(st, n))
@@ -106,20 +112,23 @@ class Lifecycle(ABC, Generic[S]):
         subject: str,
         st: Subject,
         t: float,
+        stage: str,
         previous: float | None,
-        before: dict[int, tuple[float | None, bool]],
+        before: dict[int, tuple[float | None, bool]] | None,
     ) -> None:
-        """``st`` reached the stage of the norms in ``before`` at ``t``, earlier than ``previous``
-        (None: the first time). Its reached time is already ``t``."""
+        """``st`` reached ``stage`` at ``t``, earlier than ``previous`` (None: the first time); its
+        reached time is already ``t``. ``before`` is what :meth:`before_reaching` took."""
         outcomes = st.outcomes
-        positions = st.profile.positions
-        for n, (indexed, paused) in before.items():
-            pos = positions[n]
+        norms = self.norms
+        for pos, n in enumerate(st.profile.norms):
+            if norms[n].stage != stage:
+                continue
             code = outcome_at(outcomes, pos)
+            due = self.deadlines.of(st, n)
+            indexed, paused = (due, False) if before is None else before[n]
             if code == PENDING:
                 if previous is None:
                     self.index.stop_waiting(n, indexed)
-                due = self.deadlines.of(st, n)
                 if due is not None and t <= due:
                     outcomes = with_outcome(outcomes, pos, MET)
                     self.totals.decided(n, self.norms[n].id, MET, t)

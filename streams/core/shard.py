@@ -165,17 +165,26 @@ class Shard:
 
     def advance(self, now: float, cutoff: float | None = None) -> None:
         """Move the clock to ``now`` and decide every deadline up to ``cutoff`` (now − lateness)."""
-        clock = self.parts.clock
+        p = self.parts
+        clock = p.clock
         clock.now = max(clock.now, now)
         target = clock.now - self.lateness if cutoff is None else min(cutoff, clock.now)
         moved = target > clock.cutoff
         if moved:
             clock.cutoff = target
-        for n, due, subjects in self.parts.index.pop_due(clock.cutoff):
-            self._decide_bucket(n, due, subjects)
+        heap = p.index.heap
+        if heap and heap[0][0] <= clock.cutoff:
+            for n, due, subjects in p.index.pop_due(clock.cutoff):
+                self._decide_bucket(n, due, subjects)
         if moved:
-            self.expired.extend(self.parts.held.expire(target))
-            self._evict(target)
+            # checked here, not inside the calls: this runs for nearly every event
+            if p.held.order and p.held.order[0][0] < target:
+                self.expired.extend(p.held.expire(target))
+            items, calls = p.finished_items, p.finished_calls
+            if (items and items[0][0] + self.item_retention <= target) or (
+                calls and calls[0][0] + self.call_retention <= target
+            ):
+                self._evict(target)
             week = int(target // _WEEK)
             if week != clock.housekeeping_week:  # once a week: windows and the feedback horizon
                 clock.housekeeping_week = week
