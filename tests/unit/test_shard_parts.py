@@ -7,6 +7,7 @@ from streams.core.aggregates import Aggregates
 from streams.core.deadline_index import DeadlineIndex
 from streams.core.feedback import FeedbackLog
 from streams.core.held import HeldEvents
+from streams.core.monitor import _key
 from streams.core.state import BREACHED, MET, pack_closing, unpack_closing, with_outcome
 from tests.factories import event
 
@@ -117,3 +118,21 @@ class TestPackedFields:
         for resolution in ("afgehandeld", "doorgestuurd", "ingetrokken", "vervallen"):
             for upheld in (None, False, True):
                 assert unpack_closing(pack_closing(resolution, upheld)) == (resolution, upheld)
+
+
+class TestDedupeKey:
+    """The de-duplication key is BLAKE2b-64 of source and id, pinned: stored rows depend on it."""
+
+    def test_the_key_is_pinned(self) -> None:
+        ev = decoded(
+            event(
+                "item.opened",
+                "f1",
+                "2024-05-13 10:00",
+                id="evt-1",
+                source="urn:nld:gemeente:castricum:fixi",
+                kind="melding",
+                channel="app",
+            )
+        )
+        assert _key(ev).hex() == "8f11f01055d07d77"
