@@ -55,6 +55,9 @@ class CallLifecycle(Lifecycle[CallState]):
             self.ended(subject, call, t, data)
         self.mark_changed(subject)
 
+    def is_finished(self, st: CallState) -> bool:
+        return st.outcome != WAITING
+
     def answered(self, subject: str, call: CallState, t: float) -> None:
         if call.outcome == CALL_ABANDONED:
             return

@@ -101,17 +101,13 @@ def changes_of(shard: Shard, batch: OutcomeBatch) -> None:
     m = shard.municipality
     changes = shard.changes
     for subject in sorted(changes.items):
-        st = shard.items.get(subject)
-        if st is None:
-            continue
-        batch.items.append(item_record(m, subject, st))
-        batch.norms.extend(norm_records(shard, subject, st))
+        if (st := shard.items.get(subject)) is not None:
+            batch.items.append(item_record(m, subject, st))
+            batch.norms.extend(norm_records(shard, subject, st))
     for subject in sorted(changes.calls):
-        call = shard.calls.get(subject)
-        if call is None:
-            continue
-        batch.calls.append(call_record(m, subject, call))
-        batch.norms.extend(norm_records(shard, subject, call))
+        if (call := shard.calls.get(subject)) is not None:
+            batch.calls.append(call_record(m, subject, call))
+            batch.norms.extend(norm_records(shard, subject, call))
     for key, channel, kind, score, given_at in changes.feedback:
         batch.feedback.append(
             FeedbackRecord(

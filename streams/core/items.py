@@ -64,6 +64,9 @@ class ItemLifecycle(Lifecycle[ItemState]):
             self.pause_step(subject, st, t, 1 if etype == "item.paused" else -1)
         self.mark_changed(subject)
 
+    def is_finished(self, st: ItemState) -> bool:
+        return not st.is_open()
+
     def responded(self, subject: str, st: ItemState, t: float) -> None:
         previous = st.responded_at
         if previous is not None and t >= previous:

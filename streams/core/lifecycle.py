@@ -160,6 +160,10 @@ class Lifecycle(ABC, Generic[S]):
         if self.track_changes:
             self.changed.add(subject)
 
-    def pending_everywhere_decided(self, st: Subject) -> bool:
+    @abstractmethod
+    def is_finished(self, st: S) -> bool:
+        """Whether ``st`` is done: an item closed and not reopened, a call answered or abandoned."""
+
+    def all_decided(self, st: Subject) -> bool:
         """Whether no norm of ``st`` is pending any more."""
         return all(outcome_at(st.outcomes, p) != PENDING for p in range(len(st.profile.norms)))

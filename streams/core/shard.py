@@ -19,6 +19,7 @@ a breach into met.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TypeVar
 
 from events.decode import Event
@@ -32,7 +33,7 @@ from streams.core.items import ItemLifecycle
 from streams.core.lifecycle import Lifecycle
 from streams.core.norm_deadlines import NormDeadlines
 from streams.core.parts import Changes, ShardParts
-from streams.core.state import WAITING, CallState, ItemState, Subject, has_key
+from streams.core.state import CallState, ItemState, Subject, has_key
 
 S = TypeVar("S", ItemState, CallState)
 
@@ -213,35 +214,32 @@ class Shard:
 
     def _evict(self, cutoff: float) -> None:
         """Forget closed items and ended calls whose retention has passed (rows flushed first)."""
-        items, calls = self.parts.items, self.parts.calls
-        fin = self.parts.finished_items
-        while fin and fin[0][0] + self.item_retention <= cutoff:
-            _, subject = fin.popleft()
-            item = items.get(subject)
-            if (
-                item is None
-                or item.is_open()
-                or not self.items_life.pending_everywhere_decided(item)
-            ):
+        p, changes = self.parts, self.changes
+        self._evict_family(
+            self.items_life, p.items, p.finished_items, self.item_retention, changes.items, cutoff
+        )
+        self._evict_family(
+            self.calls_life, p.calls, p.finished_calls, self.call_retention, changes.calls, cutoff
+        )
+
+    @staticmethod
+    def _evict_family(
+        life: Lifecycle[S],
+        states: dict[str, S],
+        finished: deque[tuple[float, str]],
+        retention: float,
+        changed: set[str],
+        cutoff: float,
+    ) -> None:
+        while finished and finished[0][0] + retention <= cutoff:
+            _, subject = finished.popleft()
+            st = states.get(subject)
+            if st is None or not life.is_finished(st) or not life.all_decided(st):
                 continue
-            if subject in self.changes.items:
-                fin.append((cutoff - self.item_retention + 1.0, subject))  # flush first
+            if subject in changed:  # its rows go to the store first
+                finished.append((cutoff - retention + 1.0, subject))
                 continue
-            del items[subject]
-        fin = self.parts.finished_calls
-        while fin and fin[0][0] + self.call_retention <= cutoff:
-            _, subject = fin.popleft()
-            call = calls.get(subject)
-            if (
-                call is None
-                or call.outcome == WAITING
-                or not self.calls_life.pending_everywhere_decided(call)
-            ):
-                continue
-            if subject in self.changes.calls:
-                fin.append((cutoff - self.call_retention + 1.0, subject))
-                continue
-            del calls[subject]
+            del states[subject]
 
     def finish(self, until: float | None) -> None:
         """End of input (a replay): decide all up to ``until`` (or the clock); expire held."""
