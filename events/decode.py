@@ -27,6 +27,7 @@ value from the event, so it can be logged as it is.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import StrEnum
@@ -70,6 +71,11 @@ class Reason(StrEnum):
     UNKNOWN_TYPE = "unknown_type"  # `type` is a string, but not one of the contract's event types
     UNKNOWN_MUNICIPALITY = "unknown_municipality"  # not one of the configured municipalities
     FUTURE_TIME = "future_time"  # `time` more than `max_future` seconds after `now`
+    TIME_OUT_OF_RANGE = "time_out_of_range"  # a time (or its deadline) the calendar cannot place
+    WRONG_PARTITION = (
+        "wrong_partition"  # set by the driver: keyed to another municipality's partition
+    )
+    INTERNAL_ERROR = "internal_error"  # set by the core: applying it raised; the shard is unchanged
     UNKNOWN_SUBJECT = "unknown_subject"  # set by the core: never opened, after the grace period
     ALREADY_OPENED = "already_opened"  # set by the core: another opening for a subject still open
 
@@ -130,15 +136,25 @@ class Rejection:
 
     `field` is a dotted path such as `time` or `data.kind` (None when the message as a whole is
     wrong); `detail` never contains a value from the message, so both can be logged as they are.
+    `exception` is the class name of the exception behind an `internal_error` (never its message,
+    which may quote the event).
     """
 
-    __slots__ = ("detail", "field", "raw", "reason")
+    __slots__ = ("detail", "exception", "field", "raw", "reason")
 
-    def __init__(self, reason: Reason, field: str | None, detail: str, raw: bytes) -> None:
+    def __init__(
+        self,
+        reason: Reason,
+        field: str | None,
+        detail: str,
+        raw: bytes,
+        exception: str | None = None,
+    ) -> None:
         self.reason = reason
         self.field = field
         self.detail = detail
         self.raw = raw
+        self.exception = exception
 
     def __repr__(self) -> str:
         # The raw bytes stay out: they may hold anything.
@@ -397,15 +413,23 @@ class Decoder:
     """Turns raw message bytes into an `Event` or a `Rejection`; never raises on bad input.
 
     `municipalities` are the configured slugs; `max_future` is how far (seconds) an event's time may
-    lie after `now` (the contract: 10 minutes). One decoder can serve every message of a process:
-    it holds no per-message state.
+    lie after `now` (the contract: 10 minutes); `time_span` is the [start, end) of the times the
+    business calendar can place (events outside it are `time_out_of_range`, so a producer's null
+    date such as `0001-01-01` never reaches the core). One decoder can serve every message of a
+    process: it holds no per-message state.
     """
 
-    __slots__ = ("_max_future", "_municipalities")
+    __slots__ = ("_earliest", "_latest", "_max_future", "_municipalities")
 
-    def __init__(self, municipalities: Iterable[str], max_future: float = 600.0) -> None:
+    def __init__(
+        self,
+        municipalities: Iterable[str],
+        max_future: float = 600.0,
+        time_span: tuple[float, float] = (-math.inf, math.inf),
+    ) -> None:
         self._municipalities = frozenset(municipalities)
         self._max_future = max_future
+        self._earliest, self._latest = time_span
 
     @property
     def municipalities(self) -> frozenset[str]:
@@ -483,6 +507,13 @@ class Decoder:
                 )
             if when > now + self._max_future:
                 raise InvalidEvent(Reason.FUTURE_TIME, "time", "lies too far in the future")
+            if not self._earliest <= when < self._latest:
+                raise InvalidEvent(
+                    Reason.TIME_OUT_OF_RANGE,
+                    "time",
+                    "lies outside the years the business calendar covers (a null date such as "
+                    "0001-01-01?)",
+                )
         except InvalidEvent as problem:
             return Rejection(Reason(problem.reason), problem.field, problem.detail, raw)
         return Event(event_id, source, short_type, when, subject, municipality, clean, raw)

@@ -187,6 +187,13 @@ class BusinessCalendar:
             f"closed_days={len(self._closed)}, open_days={len(self._open)})"
         )
 
+    def supported_span(self) -> tuple[float, float]:
+        """[start, end) in UTC epoch seconds of the years this calendar can reason about."""
+        return (
+            self.day_start(date(self._min_year, 1, 1)),
+            self.day_end(date(self._max_year, 12, 31)),
+        )
+
     # -- days ------------------------------------------------------------------------------
 
     def is_working_day(self, d: date) -> bool:

@@ -35,10 +35,11 @@ class CallLifecycle(Lifecycle[CallState]):
         profile = self.profile(
             "call", None, d["channel"], d["segment"], None, None, None, d.get("queue")
         )
+        deadlines = self.opening_deadlines(profile, ev.time)  # may raise: nothing changed yet
         call = CallState(profile, ev.time, key)
         self.totals.events_total["call.queued"] += 1
         self.totals.calls_waiting[profile.channel] += 1
-        self.index_new(subject, call)
+        self.index_new(subject, deadlines)
         self.mark_changed(subject)
         return call
 
@@ -46,13 +47,13 @@ class CallLifecycle(Lifecycle[CallState]):
         self, subject: str, call: CallState, etype: str, t: float, data: dict[str, Any]
     ) -> None:
         """Apply a non-opening call event (already checked not to be a duplicate)."""
-        self.totals.events_total[etype] += 1
         if etype == "call.answered":
             self.answered(subject, call, t)
         elif etype == "call.abandoned":
             self.abandoned(subject, call, t)
         else:
             self.ended(subject, call, t, data)
+        self.totals.events_total[etype] += 1
         self.mark_changed(subject)
 
     def is_finished(self, st: CallState) -> bool:

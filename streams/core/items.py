@@ -42,10 +42,11 @@ class ItemLifecycle(Lifecycle[ItemState]):
             d.get("team"),
             None,
         )
+        deadlines = self.opening_deadlines(profile, ev.time)  # may raise: nothing changed yet
         st = ItemState(profile, ev.time, key)
         self.totals.events_total["item.opened"] += 1
         self.totals.open_items[profile.kind] += 1  # type: ignore[index]
-        self.index_new(subject, st)
+        self.index_new(subject, deadlines)
         self.mark_changed(subject)
         return st
 
@@ -53,7 +54,6 @@ class ItemLifecycle(Lifecycle[ItemState]):
         self, subject: str, st: ItemState, etype: str, t: float, data: dict[str, Any]
     ) -> None:
         """Apply a non-opening item event (already checked not to be a duplicate)."""
-        self.totals.events_total[etype] += 1
         if etype == "item.responded":
             self.responded(subject, st, t)
         elif etype == "item.closed":
@@ -62,6 +62,7 @@ class ItemLifecycle(Lifecycle[ItemState]):
             self.reopened(st, t)
         else:
             self.pause_step(subject, st, t, 1 if etype == "item.paused" else -1)
+        self.totals.events_total[etype] += 1
         self.mark_changed(subject)
 
     def is_finished(self, st: ItemState) -> bool:
@@ -136,9 +137,17 @@ class ItemLifecycle(Lifecycle[ItemState]):
         rules = self.deadlines
         pausable = [n for n in st.profile.norms if self.norms[n].pausable]
         before = {n: (rules.of(st, n), rules.stopped(st, n)) for n in pausable}
+        had_history = st.history is not None
         hist = st.ensure_history()
         hist.pauses.append((t, step))
         hist.pauses.sort()
+        try:  # the new deadlines first: one the calendar cannot place changes nothing
+            after = {n: rules.of(st, n) for n in pausable}
+        except Exception:
+            hist.pauses.remove((t, step))
+            if not had_history:
+                st.history = None
+            raise
         positions = st.profile.positions
         for n in pausable:
             code = outcome_at(st.outcomes, positions[n])
@@ -150,7 +159,7 @@ class ItemLifecycle(Lifecycle[ItemState]):
                 continue
             if code != PENDING:
                 continue
-            new = rules.of(st, n)
+            new = after[n]
             if new == old:
                 continue
             reached = st.reached(self.norms[n].stage)

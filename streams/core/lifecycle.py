@@ -84,10 +84,18 @@ class Lifecycle(ABC, Generic[S]):
             )
         return found
 
-    def index_new(self, subject: str, st: Subject) -> None:
-        """A new subject waits for every norm of its profile."""
-        for n in st.profile.norms:
-            self.index.add(subject, n, self.deadlines.at_opening(n, st.opened_at))
+    def opening_deadlines(self, profile: Profile, opened_at: float) -> list[tuple[int, float]]:
+        """(norm, deadline) of every norm of ``profile`` for a subject opened at ``opened_at``.
+
+        Worked out before a new subject changes anything, so a deadline the calendar cannot place
+        (CalendarRangeError) leaves the shard as it was.
+        """
+        return [(n, self.deadlines.at_opening(n, opened_at)) for n in profile.norms]
+
+    def index_new(self, subject: str, deadlines: list[tuple[int, float]]) -> None:
+        """A new subject waits for every norm of its profile, under ``deadlines``."""
+        for n, due in deadlines:
+            self.index.add(subject, n, due)
 
     def before_reaching(
         self, st: Subject, stage: str

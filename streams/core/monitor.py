@@ -14,6 +14,7 @@ from hashlib import blake2b
 
 from events.decode import Decoder, Event, Reason, Rejection
 
+from streams.core.calendar import CalendarRangeError
 from streams.core.changes import changes_of
 from streams.core.config import MonitorConfig
 from streams.core.rows import OutcomeBatch
@@ -45,7 +46,9 @@ class Monitor:
         self.config = config
         self.lateness = lateness
         self.track_changes = track_changes
-        self.decoder = Decoder(config.slugs, max_future=max_future)
+        self.decoder = Decoder(
+            config.slugs, max_future=max_future, time_span=config.calendar.supported_span()
+        )
         self.shards: dict[str, Shard] = {
             slug: Shard(
                 slug,
@@ -72,7 +75,7 @@ class Monitor:
         """Apply a decoded event (and any events that waited for its subject's opening)."""
         shard = self.shards[ev.municipality]
         self.last_time = ev.time
-        outcome = shard.apply(ev, _key(ev))
+        outcome = self._apply_one(shard, ev)
         if outcome == ALREADY_OPENED:
             self._reject(
                 Rejection(
@@ -85,12 +88,42 @@ class Monitor:
             outcome = REJECTED
         elif outcome == ACCEPTED and ev.subject in shard.parts.held.by_subject:
             for waiting in shard.release_for(ev.subject):
-                shard.apply(waiting, _key(waiting))  # never an opening: those are not held
+                self._apply_one(shard, waiting)  # never an opening: those are not held
         if ev.time > shard.clock:
             shard.advance(ev.time)
         if shard.expired:
             self._expire(shard)
         return outcome
+
+    def _apply_one(self, shard: Shard, ev: Event) -> str:
+        """``shard.apply``, with any exception turned into a rejection of this event alone.
+
+        The lifecycles work out everything that can fail (deadlines the calendar cannot place)
+        before they change anything, and a handler that raises leaves the event unseen, so the
+        shard is as it was and the next event is processed as usual.
+        """
+        try:
+            return shard.apply(ev, _key(ev))
+        except CalendarRangeError:
+            self._reject(
+                Rejection(
+                    Reason.TIME_OUT_OF_RANGE,
+                    "time",
+                    "a deadline of this event falls outside the years the calendar covers",
+                    ev.raw,
+                )
+            )
+        except Exception as exc:  # one poison event must never stop a partition
+            self._reject(
+                Rejection(
+                    Reason.INTERNAL_ERROR,
+                    None,
+                    f"applying it raised {type(exc).__name__}; the state was left unchanged",
+                    ev.raw,
+                    exception=type(exc).__name__,
+                )
+            )
+        return REJECTED
 
     def _expire(self, shard: Shard) -> None:
         for ev in shard.expired:

@@ -25,7 +25,7 @@ from typing import TypeVar
 from events.decode import Event
 
 from streams.core.aggregates import Aggregates
-from streams.core.calendar import BusinessCalendar
+from streams.core.calendar import BusinessCalendar, CalendarRangeError
 from streams.core.calls import CallLifecycle
 from streams.core.config import Norm
 from streams.core.feedback import DEFAULT_DEDUPE_HORIZON
@@ -151,8 +151,8 @@ class Shard:
         if st is None:
             self.parts.held.hold(subject, ev)
             return HELD
-        st.event_keys += key
         life.apply(subject, st, ev.type, ev.time, ev.data)
+        st.event_keys += key  # last: an event whose handler raised is not remembered as seen
         return ACCEPTED
 
     def release_for(self, subject: str) -> list[Event]:
@@ -205,12 +205,14 @@ class Shard:
         deadlines = self.deadlines
         for subject in subjects:
             st = states.get(subject)
-            if st is None:
-                continue
-            pos = st.profile.positions[n]
-            if (st.outcomes >> (3 * pos)) & 7 or deadlines.of(st, n) != due:
-                continue  # decided already, or its deadline moved (a stale entry)
-            life.breach(subject, st, n, due)
+            if st is None or (st.outcomes >> (3 * st.profile.positions[n])) & 7:
+                continue  # gone, or decided already
+            try:
+                current = deadlines.of(st, n)
+            except CalendarRangeError:
+                current = None  # a deadline past the calendar's years is never due
+            if current == due:  # else a stale entry: a pause moved the deadline
+                life.breach(subject, st, n, due)
 
     def _evict(self, cutoff: float) -> None:
         """Forget closed items and ended calls whose retention has passed (rows flushed first)."""

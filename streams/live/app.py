@@ -21,6 +21,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CollectorRegistry
 
 from events.decode import Rejection
+from streams.calendar_metrics import CalendarCollector
 from streams.exposition import CoreCollector, render
 from streams.live.clients import faust_credentials
 from streams.live.health import HealthCollector
@@ -74,6 +75,8 @@ def create_app(settings: WorkerSettings, runtime: LiveRuntime) -> faust.App:
         return _lag(app, settings.events_topic, runtime, partition)
 
     registry.register(HealthCollector(runtime, lag))
+    # The norms calendar for the alert rules (working day today, working-day windows): issue 10.
+    registry.register(CalendarCollector(runtime.config.calendar))
 
     async def dead_letters(rejections: Iterable[Rejection], partition: int, offset: int) -> None:
         for r in rejections:
@@ -85,6 +88,8 @@ def create_app(settings: WorkerSettings, runtime: LiveRuntime) -> faust.App:
                 ("source.partition", str(partition).encode()),
                 ("source.offset", str(offset).encode()),
             ]
+            if r.exception is not None:  # internal_error: the exception's class, never its text
+                headers.append(("exception", r.exception.encode()))
             await dlq_topic.send(key=f"{partition}:{offset}".encode(), value=r.raw, headers=headers)
             log.warning("event rejected", reason=r.reason.value, field=r.field, detail=r.detail)
 

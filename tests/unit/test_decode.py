@@ -24,11 +24,12 @@ from events.decode import (
     time_to_epoch,
 )
 from events.vocabulary import EVENT_TYPES
+from streams.core.config import load_norms
 
 EXAMPLES = Path(decode.__file__).parent / "examples"
 MUNICIPALITIES = ("bergen", "castricum", "heiloo", "uitgeest")
 NOW = datetime(2024, 6, 1, tzinfo=UTC).timestamp()
-DECODER = Decoder(MUNICIPALITIES)
+DECODER = Decoder(MUNICIPALITIES, time_span=load_norms().calendar.supported_span())
 
 # RFC 3339 section 5.6 `date-time`, with the space separator its note allows: the reference the
 # hand-written shape check must agree with.
@@ -112,6 +113,8 @@ class TestExamples:
             Reason.FUTURE_TIME,
             Reason.UNKNOWN_SUBJECT,
             Reason.ALREADY_OPENED,
+            Reason.WRONG_PARTITION,
+            Reason.INTERNAL_ERROR,
         }
         covered = {case["reason"] for case in invalid_cases()}
         assert covered == {reason.value for reason in Reason} - contextual

@@ -42,7 +42,9 @@ MUNICIPALITIES = ("bergen", "castricum", "heiloo", "uitgeest")
 DECODER = Decoder(MUNICIPALITIES)
 NOW = datetime(2024, 6, 1, tzinfo=UTC).timestamp()
 # What only the decoder checks, because it needs context the models do not have.
-CONTEXT_REASONS = frozenset({Reason.UNKNOWN_MUNICIPALITY, Reason.FUTURE_TIME})
+CONTEXT_REASONS = frozenset(
+    {Reason.UNKNOWN_MUNICIPALITY, Reason.FUTURE_TIME, Reason.TIME_OUT_OF_RANGE}
+)
 
 
 def valid_lines() -> list[bytes]:

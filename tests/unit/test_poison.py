@@ -1,0 +1,132 @@
+"""One poison event never stops processing and never half-applies: it is rejected with a reason
+and everything after it is processed as if it had never come."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from events.decode import Reason
+from streams.cli import main
+from streams.core.config import load_norms, parse_norms
+from streams.core.items import ItemLifecycle
+from streams.core.monitor import REJECTED, Monitor
+from streams.exposition import monitor_registry, render
+from tests.factories import event, opened
+
+WALL = 4_102_444_800.0  # 2100-01-01
+
+CLEAN = [
+    opened("f1", "2024-05-13 10:00"),
+    event("item.responded", "f1", "2024-05-14 10:00"),
+    opened("f2", "2024-05-13 11:00"),
+    event("item.closed", "f2", "2024-05-20 11:00"),
+]
+
+
+def null_date(subject: str) -> bytes:
+    raw = orjson.loads(opened(subject, "2024-05-13 12:00"))
+    raw["time"] = "0001-01-01T00:00:00Z"
+    return orjson.dumps(raw)
+
+
+def exposition(m: Monitor) -> list[bytes]:
+    """The metrics after the end of input, without the rejection counter (which must differ)."""
+    m.finish()
+    lines = render(monitor_registry(m)).splitlines()
+    return [line for line in lines if not line.startswith(b"contact_events_rejected_total{")]
+
+
+def run(m: Monitor, lines: list[bytes]) -> list[str]:
+    return [m.process(line, WALL) for line in lines]
+
+
+class TestTimesOutsideTheCalendar:
+    """A null date or a time the calendar cannot place is rejected before the core sees it."""
+
+    @pytest.mark.parametrize("when", ["0001-01-01T00:00:00Z", "1900-06-01T10:00:00+01:00"])
+    def test_rejected_as_time_out_of_range(self, when: str) -> None:
+        raw = orjson.loads(opened("p1", "2024-05-13 12:00"))
+        raw["time"] = when
+        m = Monitor(load_norms())
+        assert m.process(orjson.dumps(raw), WALL) == REJECTED
+        (rejection,) = m.take_rejections()
+        assert (rejection.reason, rejection.field) == (Reason.TIME_OUT_OF_RANGE, "time")
+
+    def test_a_deadline_past_the_calendar_is_rejected_and_changes_nothing(self) -> None:
+        text = """
+norms:
+  - {id: eeuwig, applies_to: {kind: aanvraag}, stage: resolution, within: 40000,
+     unit: workdays, target: 0.9}
+  - {id: melding-reactie, applies_to: {kind: melding}, stage: response, within: 3,
+     unit: workdays, target: 0.9}
+"""
+        config = parse_norms(text)
+        poisoned, clean = Monitor(config), Monitor(config)
+        poison = opened("a1", "2024-05-13 12:00", kind="aanvraag", channel="email")
+        run(poisoned, [*CLEAN[:2], poison, *CLEAN[2:]])
+        run(clean, CLEAN)
+        (rejection,) = poisoned.take_rejections()
+        assert rejection.reason is Reason.TIME_OUT_OF_RANGE
+        assert "a1" not in poisoned.shards["castricum"].items
+        assert exposition(poisoned) == exposition(clean)
+
+
+class TestAnExceptionWhileApplying:
+    """Any exception in a handler becomes an internal_error rejection of that event alone."""
+
+    @pytest.fixture
+    def broken(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        original = ItemLifecycle.responded
+
+        def responded(self: ItemLifecycle, subject: str, st: object, t: float) -> None:
+            if subject == "poison":
+                raise RuntimeError("boom: subject poison")  # a message that quotes the event
+            original(self, subject, st, t)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(ItemLifecycle, "responded", responded)
+
+    @pytest.mark.usefixtures("broken")
+    def test_the_event_is_rejected_and_the_state_is_as_without_it(self) -> None:
+        poisoned, clean = Monitor(load_norms()), Monitor(load_norms())
+        run(poisoned, [opened("poison", "2024-05-13 09:00"), *CLEAN[:2]])
+        assert poisoned.process(event("item.responded", "poison", "2024-05-13 12:00"), WALL) == (
+            REJECTED
+        )
+        run(poisoned, CLEAN[2:])
+        run(clean, [opened("poison", "2024-05-13 09:00"), *CLEAN])
+        (rejection,) = poisoned.take_rejections()
+        assert rejection.reason is Reason.INTERNAL_ERROR
+        assert rejection.exception == "RuntimeError"
+        assert "poison" not in rejection.detail  # the exception's message never travels
+        assert exposition(poisoned) == exposition(clean)
+
+    @pytest.mark.usefixtures("broken")
+    def test_the_rejected_event_is_not_remembered_as_seen(self) -> None:
+        m = Monitor(load_norms())
+        poison = event("item.responded", "poison", "2024-05-13 12:00", id="again")
+        run(m, [opened("poison", "2024-05-13 09:00"), poison])
+        assert m.shards["castricum"].items["poison"].responded_at is None
+        assert m.shards["castricum"].totals.events_total["item.responded"] == 0
+
+
+class TestReplayGoesOn:
+    """`contactmon replay` rejects poison lines and processes every line after them."""
+
+    def test_poison_in_the_middle_of_a_file(self, tmp_path: Path) -> None:
+        clean = tmp_path / "clean.jsonl"
+        dirty = tmp_path / "dirty.jsonl"
+        clean.write_bytes(b"\n".join(CLEAN) + b"\n")
+        dirty.write_bytes(b"\n".join([*CLEAN[:2], null_date("x1"), *CLEAN[2:]]) + b"\n")
+        out = {}
+        for name, path in (("clean", clean), ("dirty", dirty)):
+            metrics, rejects = tmp_path / f"{name}.prom", tmp_path / f"{name}.rejects"
+            argv = ["replay", str(path), "--no-store", "--metrics-file", str(metrics)]
+            assert main([*argv, "--rejects", str(rejects)]) == 0
+            out[name] = metrics.read_bytes()
+        (line,) = (tmp_path / "dirty.rejects").read_bytes().splitlines()
+        assert orjson.loads(line)["reason"] == "time_out_of_range"
+        strip = b'contact_events_rejected_total{reason="time_out_of_range"} 1.0\n'
+        assert out["dirty"].replace(strip, b"") == out["clean"]
