@@ -17,7 +17,9 @@ from events.decode import Decoder, Event, Reason, Rejection
 from streams.core.calendar import CalendarRangeError
 from streams.core.changes import changes_of
 from streams.core.config import MonitorConfig
+from streams.core.parts import ShardParts
 from streams.core.rows import OutcomeBatch
+from streams.core.seen_keys import DEFAULT_DEDUPE_HORIZON
 from streams.core.shard import ACCEPTED, ALREADY_OPENED, Shard
 
 # How a processed event ended, for callers that count or log.
@@ -42,6 +44,7 @@ class Monitor:
         lateness: float = 300.0,
         max_future: float = 600.0,
         track_changes: bool = False,
+        dedupe_horizon: float = DEFAULT_DEDUPE_HORIZON,
     ) -> None:
         self.config = config
         self.lateness = lateness
@@ -49,25 +52,55 @@ class Monitor:
         self.decoder = Decoder(
             config.slugs, max_future=max_future, time_span=config.calendar.supported_span()
         )
-        self.shards: dict[str, Shard] = {
-            slug: Shard(
-                slug,
-                config.norms_by_municipality[slug],
-                config.calendar,
-                lateness=lateness,
-                track_changes=track_changes,
-            )
-            for slug in config.slugs
-        }
+        self.dedupe_horizon = dedupe_horizon
+        self.shards: dict[str, Shard] = {slug: self._new_shard(slug) for slug in config.slugs}
         self.rejected: Counter[str] = Counter()
         self.rejections: list[Rejection] = []  # drained by the driver (DLQ / rejects file)
         self.last_time = 0.0  # event time of the last decoded event
 
-    def process(self, raw: bytes, now: float) -> str:
-        """Process one raw event; ``now`` is the wall clock for the future-time check."""
+    # --- ownership: which municipalities' state this monitor holds ------------------------------
+
+    def _new_shard(self, slug: str, parts: ShardParts | None = None) -> Shard:
+        return Shard(
+            slug,
+            self.config.norms_by_municipality[slug],
+            self.config.calendar,
+            lateness=self.lateness,
+            track_changes=self.track_changes,
+            dedupe_horizon=self.dedupe_horizon,
+            parts=parts,
+        )
+
+    def adopt(self, slug: str, parts: ShardParts | None = None) -> None:
+        """Hold ``slug``'s state from now on: restored ``parts`` (a checkpoint) or an empty one."""
+        self.shards[slug] = self._new_shard(slug, parts)
+
+    def drop(self, slug: str) -> None:
+        """Forget ``slug``'s state (its partition moved to another worker)."""
+        self.shards[slug] = self._new_shard(slug)
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def process(self, raw: bytes, now: float, expected: frozenset[str] | None = None) -> str:
+        """Process one raw event; ``now`` is the wall clock for the future-time check.
+
+        ``expected`` are the municipalities keyed to the partition the event came from (live):
+        an event of another municipality is rejected as ``wrong_partition`` (the driver may
+        forward it to its own partition) and never applied here.
+        """
         result = self.decoder.decode(raw, now)
         if isinstance(result, Rejection):
             self._reject(result)
+            return REJECTED
+        if expected is not None and result.municipality not in expected:
+            self._reject(
+                Rejection(
+                    Reason.WRONG_PARTITION,
+                    "data.municipality",
+                    "arrived on another municipality's partition (the producer keyed it wrongly)",
+                    raw,
+                )
+            )
             return REJECTED
         return self.apply(result)
 

@@ -14,8 +14,9 @@ from typing import Any
 
 from streams.core.aggregates import Aggregates
 from streams.core.deadline_index import DeadlineIndex
-from streams.core.feedback import FeedbackLog, FeedbackRow
+from streams.core.feedback import FeedbackRow
 from streams.core.held import HeldEvents
+from streams.core.seen_keys import SeenKeys
 from streams.core.state import CallState, ItemState, Profile
 
 _NEVER = float("-inf")
@@ -49,7 +50,7 @@ class ShardParts:
     calls: dict[str, CallState]
     index: DeadlineIndex
     totals: Aggregates
-    feedback: FeedbackLog = field(default_factory=FeedbackLog)
+    seen: SeenKeys = field(default_factory=SeenKeys)  # feedback and evicted subjects' keys
     held: HeldEvents = field(default_factory=HeldEvents)
     clock: Clock = field(default_factory=Clock)
     finished_items: deque[tuple[float, str]] = field(default_factory=deque)

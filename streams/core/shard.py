@@ -28,11 +28,12 @@ from streams.core.aggregates import Aggregates
 from streams.core.calendar import BusinessCalendar, CalendarRangeError
 from streams.core.calls import CallLifecycle
 from streams.core.config import Norm
-from streams.core.feedback import DEFAULT_DEDUPE_HORIZON
+from streams.core.feedback import give_feedback
 from streams.core.items import ItemLifecycle
 from streams.core.lifecycle import Lifecycle
 from streams.core.norm_deadlines import NormDeadlines
 from streams.core.parts import Changes, ShardParts
+from streams.core.seen_keys import DEFAULT_DEDUPE_HORIZON, SeenKeys
 from streams.core.state import CallState, ItemState, Subject, has_key
 
 S = TypeVar("S", ItemState, CallState)
@@ -58,7 +59,7 @@ class Shard:
         lateness: float = 300.0,
         item_retention: float = 90 * 86_400.0,
         call_retention: float = 86_400.0,
-        feedback_dedupe_horizon: float = DEFAULT_DEDUPE_HORIZON,
+        dedupe_horizon: float = DEFAULT_DEDUPE_HORIZON,
         track_changes: bool = False,
         parts: ShardParts | None = None,
     ) -> None:
@@ -68,7 +69,7 @@ class Shard:
         self.lateness = lateness
         self.item_retention = item_retention
         self.call_retention = call_retention
-        self.feedback_dedupe_horizon = feedback_dedupe_horizon
+        self.dedupe_horizon = dedupe_horizon
         self.track_changes = track_changes
         self.deadlines = NormDeadlines(norms, calendar)
         self.changes = Changes()
@@ -118,7 +119,7 @@ class Shard:
             p.clock.last_event = t
         etype = ev.type
         if etype == "feedback.given":
-            row = p.feedback.give(ev, key, p.totals)
+            row = give_feedback(ev, key, p.seen, p.totals)
             if row is None:
                 p.totals.duplicates += 1
                 return DUPLICATE
@@ -140,7 +141,11 @@ class Shard:
         opening: bool,
     ) -> str:
         st = states.get(subject)
-        if st is not None and key in st.event_keys and has_key(st.event_keys, key):
+        if st is None:
+            if key in self.parts.seen:  # an event of a subject evicted after its retention
+                self.parts.totals.duplicates += 1
+                return DUPLICATE
+        elif key in st.event_keys and has_key(st.event_keys, key):
             self.parts.totals.duplicates += 1
             return DUPLICATE
         if opening:
@@ -190,7 +195,7 @@ class Shard:
             if week != clock.housekeeping_week:  # once a week: windows and the feedback horizon
                 clock.housekeeping_week = week
                 self.parts.totals.advance_windows(clock.now)
-                self.parts.feedback.prune(target - self.feedback_dedupe_horizon)
+                self.parts.seen.prune(target - self.dedupe_horizon)
 
     def _decide_bucket(self, n: int, due: float, subjects: list[str]) -> None:
         """Breach every subject of a due bucket that is still pending with that deadline."""
@@ -218,10 +223,22 @@ class Shard:
         """Forget closed items and ended calls whose retention has passed (rows flushed first)."""
         p, changes = self.parts, self.changes
         self._evict_family(
-            self.items_life, p.items, p.finished_items, self.item_retention, changes.items, cutoff
+            self.items_life,
+            p.items,
+            p.finished_items,
+            self.item_retention,
+            changes.items,
+            p.seen,
+            cutoff,
         )
         self._evict_family(
-            self.calls_life, p.calls, p.finished_calls, self.call_retention, changes.calls, cutoff
+            self.calls_life,
+            p.calls,
+            p.finished_calls,
+            self.call_retention,
+            changes.calls,
+            p.seen,
+            cutoff,
         )
 
     @staticmethod
@@ -231,6 +248,7 @@ class Shard:
         finished: deque[tuple[float, str]],
         retention: float,
         changed: set[str],
+        seen: SeenKeys,
         cutoff: float,
     ) -> None:
         while finished and finished[0][0] + retention <= cutoff:
@@ -241,6 +259,7 @@ class Shard:
             if subject in changed:  # its rows go to the store first
                 finished.append((cutoff - retention + 1.0, subject))
                 continue
+            seen.add_all(st.event_keys, cutoff)  # its duplicates stay duplicates
             del states[subject]
 
     def finish(self, until: float | None) -> None:

@@ -8,22 +8,33 @@ norms, the deadline rules): those are bound again on restore. A fingerprint of t
 travels along: restoring state made under different rules would misplace outcomes, so it is
 refused with a message that says what to do.
 
-The format is still pickle (issue "a live worker that cannot silently stall" replaces it with an
-explicit, versioned plain-data format; ShardParts is shaped for that).
+The format (version 3) is explicit, versioned plain data: one JSON object (orjson) holding
+``format``, ``version``, the driver's ``extra`` and per municipality its fingerprint and its parts
+as ``streams.core.parts_codec`` writes them. Reading it runs no code from the store: it is parsed
+as JSON and every value is checked before anything is restored. Versions 1 and 2 were pickles;
+they are recognised by their first byte and refused unread, with the way out (``--rebuild``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import pickle
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+from events.decode import Decoder, Event, Rejection
+
 from streams.core.config import MonitorConfig, Norm
 from streams.core.parts import ShardParts
+from streams.core.parts_codec import from_plain, to_plain
 from streams.core.shard import Shard
 
-FORMAT_VERSION = 2  # 1: vars() of the undivided Shard; 2: ShardParts
+FORMAT = "contactmon-checkpoint"
+FORMAT_VERSION = 3  # 1: pickle of the undivided Shard; 2: pickle of ShardParts; 3: plain JSON
+_PICKLE_FIRST_BYTE = 0x80
+_REBUILD = (
+    "delete the checkpoints to rebuild the state from the topic (contactmon worker --rebuild)"
+)
 
 
 class SnapshotError(ValueError):
@@ -53,59 +64,76 @@ def dump(
 ) -> bytes:
     """Serialize ``shards`` (the municipalities of one partition) and the driver's ``extra``."""
     payload = {
+        "format": FORMAT,
         "version": FORMAT_VERSION,
         "extra": extra or {},
         "shards": {
             s.municipality: {
                 "fingerprint": rules_fingerprint(s.norms, _calendar_key(config)),
-                "state": s.parts,
+                "parts": to_plain(s.parts),
             }
             for s in shards
         },
     }
-    return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    return orjson.dumps(payload)
 
 
-def load(
-    data: bytes, config: MonitorConfig, *, lateness: float, track_changes: bool
-) -> tuple[list[Shard], dict[str, Any]]:
-    """Shards restored from ``data``, bound to ``config``, and the ``extra`` the driver stored
-    with them; SnapshotError when they do not fit."""
-    try:
-        payload = pickle.loads(data)
-    except Exception as exc:
-        raise SnapshotError(f"the checkpoint cannot be read ({type(exc).__name__})") from exc
-    if not isinstance(payload, dict) or payload.get("version") != FORMAT_VERSION:
+def load(data: bytes, config: MonitorConfig) -> tuple[dict[str, ShardParts], dict[str, Any]]:
+    """The shard data per municipality in ``data``, checked against ``config``, and the ``extra``
+    the driver stored with them; SnapshotError when they cannot be used."""
+    if data[:1] and data[0] == _PICKLE_FIRST_BYTE:
         raise SnapshotError(
-            "the checkpoint was written by another version of contactmon; "
-            "delete the checkpoints to rebuild from the topic (contactmon worker --rebuild)"
+            f"the checkpoint was written by an older contactmon (a pickle, which is never read); "
+            f"{_REBUILD}"
         )
-    shards = []
-    for slug, entry in payload["shards"].items():
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise SnapshotError(f"the checkpoint cannot be read (not JSON); {_REBUILD}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise SnapshotError(
+            f"the checkpoint cannot be read (not a contactmon checkpoint); {_REBUILD}"
+        )
+    if payload.get("version") != FORMAT_VERSION:
+        raise SnapshotError(
+            f"the checkpoint has format version {payload.get('version')!r}, this contactmon reads "
+            f"{FORMAT_VERSION}; {_REBUILD}"
+        )
+    decoder = Decoder(config.slugs, time_span=config.calendar.supported_span())
+    restored: dict[str, ShardParts] = {}
+    shards = payload.get("shards")
+    if not isinstance(shards, dict):
+        raise SnapshotError(f"the checkpoint holds no shards; {_REBUILD}")
+    for slug, entry in shards.items():
         if slug not in config.norms_by_municipality:
             raise SnapshotError(
                 f"the checkpoint holds municipality {slug!r}, which the norms file no longer has; "
                 "restore it in the norms file or rebuild (contactmon worker --rebuild)"
             )
         norms = config.norms_by_municipality[slug]
-        if entry["fingerprint"] != rules_fingerprint(norms, _calendar_key(config)):
+        if not isinstance(entry, dict) or entry.get("fingerprint") != rules_fingerprint(
+            norms, _calendar_key(config)
+        ):
             raise SnapshotError(
                 f"the norms or calendar changed since the checkpoint of {slug!r} was written; "
                 "outcomes decided under the old rules cannot be carried over: rebuild the state "
                 "from the topic (contactmon worker --rebuild)"
             )
-        parts = entry["state"]
-        if not isinstance(parts, ShardParts):
-            raise SnapshotError(f"the checkpoint of {slug!r} holds no shard state; rebuild it")
-        # targets may change without a rebuild: they are read from the norms at scrape time
-        shards.append(
-            Shard(
-                slug,
-                norms,
-                config.calendar,
-                lateness=lateness,
-                track_changes=track_changes,
-                parts=parts,
-            )
-        )
-    return shards, dict(payload.get("extra", {}))
+        try:
+            restored[slug] = from_plain(entry["parts"], norms, lambda raw: _held(decoder, raw))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise SnapshotError(
+                f"the checkpoint of {slug!r} is damaged ({type(exc).__name__}); {_REBUILD}"
+            ) from exc
+    extra = payload.get("extra", {})
+    if not isinstance(extra, dict):
+        raise SnapshotError(f"the checkpoint's driver data is damaged; {_REBUILD}")
+    return restored, extra
+
+
+def _held(decoder: Decoder, raw: bytes) -> Event:
+    """A held event's original bytes decoded again (no future-time check: it was checked)."""
+    ev = decoder.decode(raw, float("inf"))
+    if isinstance(ev, Rejection):
+        raise ValueError(f"a held event no longer decodes ({ev.reason.value})")
+    return ev

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, insort
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 SLOT_SECONDS = 3600
 WINDOWS: dict[str, int] = {"1d": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
@@ -89,6 +89,38 @@ class _Slotted(Generic[_Acc]):
                 del slots[slot]
             del keys[:drop]
 
+    # plain data, for checkpoints: the slots, the clock and the window starts; the running totals
+    # are sums of the slots and are recomputed on load, so they cannot disagree with them
+    def _acc_to_plain(self, acc: _Acc) -> list[Any]:
+        raise NotImplementedError
+
+    def _acc_from_plain(self, plain: Any) -> _Acc:
+        raise NotImplementedError
+
+    def to_plain(self) -> dict[str, Any]:
+        return {
+            "slots": [[slot, self._acc_to_plain(self._slots[slot])] for slot in self._keys],
+            "now": self._now_slot,
+            "start": dict(self._start),
+        }
+
+    def load_plain(self, plain: dict[str, Any]) -> None:
+        """Replace the contents with ``plain`` (from :meth:`to_plain`); ValueError if it is not."""
+        slots = {int(slot): self._acc_from_plain(acc) for slot, acc in plain["slots"]}
+        now = plain["now"]
+        start = {str(w): int(s) for w, s in plain["start"].items()}
+        if (now is not None and not isinstance(now, int)) or not set(start) <= set(WINDOWS):
+            raise ValueError("window clock or starts are not what a window holds")
+        self._slots = slots
+        self._keys = sorted(slots)
+        self._now_slot = now
+        self._start = start
+        self._totals = {w: self._empty() for w in WINDOWS}
+        for name, first in start.items():
+            for slot in self._keys:
+                if slot >= first:
+                    self._merge(self._totals[name], slots[slot], 1)
+
     def _total(self, window: str) -> _Acc:
         if self._now_slot is not None:
             return self._totals[window]
@@ -113,6 +145,15 @@ class RollingSums(_Slotted[list[float]]):
     def _merge(self, into: list[float], acc: list[float], sign: int) -> None:
         for i, v in enumerate(acc):
             into[i] += sign * v
+
+    def _acc_to_plain(self, acc: list[float]) -> list[Any]:
+        return list(acc)
+
+    def _acc_from_plain(self, plain: Any) -> list[float]:
+        values = [float(v) for v in plain]
+        if len(values) != self._width:
+            raise ValueError(f"a slot holds {len(values)} sums, not {self._width}")
+        return values
 
     def add(self, t: float, *values: float) -> None:
         """Add ``values`` at time ``t`` (ignored when older than the longest window)."""
@@ -173,6 +214,12 @@ class RollingSketch(_Slotted[dict[int, int]]):
     def _merge(self, into: dict[int, int], acc: dict[int, int], sign: int) -> None:
         for b, n in acc.items():
             _bump(into, b, sign * n)
+
+    def _acc_to_plain(self, acc: dict[int, int]) -> list[Any]:
+        return [[b, n] for b, n in sorted(acc.items())]
+
+    def _acc_from_plain(self, plain: Any) -> dict[int, int]:
+        return {int(b): int(n) for b, n in plain}
 
     def add(self, t: float, value: float, n: int = 1) -> None:
         """Count ``value`` at time ``t`` ``n`` times (n = -1 takes an earlier add back exactly)."""

@@ -117,15 +117,13 @@ class LiveRuntime:
             stats = PartitionStats()
             checkpoint = self.store.load_checkpoint(self.group, self.topic, p)
             for slug in self.slugs_of.get(p, []):  # forget whatever an earlier ownership left
-                self.monitor.shards[slug] = self._empty_shard(slug)
+                self.monitor.drop(slug)
             if checkpoint is None:
                 self.next_offset[p] = 0
             else:
-                shards, extra = snapshot.load(
-                    checkpoint.state, self.config, lateness=self.lateness, track_changes=True
-                )
-                for shard in shards:
-                    self.monitor.shards[shard.municipality] = shard
+                restored, extra = snapshot.load(checkpoint.state, self.config)
+                for slug, parts in restored.items():
+                    self.monitor.adopt(slug, parts)
                 stats.rejected.update(extra.get("rejected", {}))
                 stats.last_checkpoint_at = checkpoint.saved_at
                 self.next_offset[p] = checkpoint.offset
@@ -143,16 +141,7 @@ class LiveRuntime:
         for p in mine:
             del self.owned[p]
             for slug in self.slugs_of.get(p, []):
-                self.monitor.shards[slug] = self._empty_shard(slug)
-
-    def _empty_shard(self, slug: str) -> Shard:
-        return Shard(
-            slug,
-            self.config.norms_by_municipality[slug],
-            self.config.calendar,
-            lateness=self.lateness,
-            track_changes=True,
-        )
+                self.monitor.drop(slug)
 
     # --- events ---------------------------------------------------------------------------------
 

@@ -1,13 +1,14 @@
-"""The shard's parts on their own: deadline index, aggregates, held events, feedback keys."""
+"""The shard's parts on their own: deadline index, aggregates, held events, seen keys."""
 
 from __future__ import annotations
 
 from events.decode import Decoder, Event
 from streams.core.aggregates import Aggregates
 from streams.core.deadline_index import DeadlineIndex
-from streams.core.feedback import FeedbackLog
+from streams.core.feedback import give_feedback
 from streams.core.held import HeldEvents
 from streams.core.monitor import _key
+from streams.core.seen_keys import SeenKeys
 from streams.core.state import BREACHED, MET, pack_closing, unpack_closing, with_outcome
 from tests.factories import event
 
@@ -91,20 +92,28 @@ class TestHeldEvents:
         assert len(held) == 0
 
 
-class TestFeedbackLog:
-    """A feedback event counts once within the horizon and is forgotten after it."""
+class TestSeenKeys:
+    """A key counts once within the horizon and is forgotten after it."""
 
-    def test_duplicates_within_the_horizon_and_pruning(self) -> None:
-        log, totals = FeedbackLog(), Aggregates(())
+    def test_feedback_duplicates_within_the_horizon_and_pruning(self) -> None:
+        seen, totals = SeenKeys(), Aggregates(())
         ev = decoded(event("feedback.given", None, "2024-05-13 12:00", channel="app", score=7))
         key = b"12345678"
-        row = log.give(ev, key, totals)
+        row = give_feedback(ev, key, seen, totals)
         assert row is not None
         assert (row.channel, row.score, row.key) == ("app", 7, key.hex())
-        assert log.give(ev, key, totals) is None
+        assert give_feedback(ev, key, seen, totals) is None
         assert totals.events_total["feedback.given"] == 1
-        log.prune(ev.time + 2 * 86_400)
-        assert log.give(ev, key, totals) is not None
+        seen.prune(ev.time + 2 * 86_400)
+        assert len(seen) == 0
+        assert give_feedback(ev, key, seen, totals) is not None
+
+    def test_a_subjects_keys_are_remembered_one_by_one(self) -> None:
+        seen = SeenKeys()
+        seen.add_all(b"aaaaaaaabbbbbbbb", 0.0)
+        assert b"aaaaaaaa" in seen
+        assert b"bbbbbbbb" in seen
+        assert b"aaaabbbb" not in seen
 
 
 class TestPackedFields:
