@@ -97,6 +97,25 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         metavar="SECONDS",
         help="how far out of order an event may arrive and still count as in order (default 300)",
     )
+    p.add_argument(
+        "--dedupe-days",
+        type=_positive_days,
+        default=400,
+        metavar="DAYS",
+        help="how long the ids of events of finished items are remembered, so that an event sent "
+        "again is a duplicate (default 400)",
+    )
+
+
+def _positive_days(text: str) -> int:
+    """A whole number of days ≥ 1, for argparse."""
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if days < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 day")
+    return days
 
 
 def _run_replay(args: argparse.Namespace) -> int:
@@ -115,6 +134,7 @@ def _run_replay(args: argparse.Namespace) -> int:
         metrics_file=args.metrics_file,
         rejects=args.rejects,
         lateness=args.lateness,
+        dedupe_horizon=args.dedupe_days * 86_400.0,
     )
     rate = summary.lines / summary.seconds if summary.seconds > 0 else 0.0
     log.info(

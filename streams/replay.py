@@ -24,6 +24,7 @@ import structlog
 from events.decode import Rejection
 from streams.core.config import MonitorConfig
 from streams.core.monitor import Monitor
+from streams.core.seen_keys import DEFAULT_DEDUPE_HORIZON
 from streams.exposition import monitor_registry, render
 from streams.progress import Progress
 from streams.store import open_store
@@ -81,11 +82,17 @@ def replay(
     metrics_file: Path | None = None,
     rejects: Path | None = None,
     lateness: float = 300.0,
+    dedupe_horizon: float = DEFAULT_DEDUPE_HORIZON,
     now: float | None = None,
 ) -> tuple[Monitor, ReplaySummary]:
     """Replay ``paths`` through a fresh monitor; see the module docstring."""
     wall = time.time() if now is None else now
-    monitor = Monitor(config, lateness=lateness, track_changes=store_url is not None)
+    monitor = Monitor(
+        config,
+        lateness=lateness,
+        track_changes=store_url is not None,
+        dedupe_horizon=dedupe_horizon,
+    )
     store = open_store(store_url) if store_url is not None else None
     stdin = any(str(p) == "-" for p in paths)
     total = None if stdin else sum(p.stat().st_size for p in paths)

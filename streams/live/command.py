@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         topic=settings.events_topic,
         partition_of=partial(partition_for, partitions=partitions),
         lateness=settings.lateness,
+        dedupe_horizon=settings.dedupe_days * 86_400.0,
         wall_clock=settings.clock == "wall",
         checkpoint_every=settings.checkpoint_every,
     )

@@ -36,6 +36,7 @@ from streams.core.changes import changes_of
 from streams.core.config import MonitorConfig
 from streams.core.monitor import Monitor
 from streams.core.rows import OutcomeBatch
+from streams.core.seen_keys import DEFAULT_DEDUPE_HORIZON
 from streams.core.shard import Shard
 from streams.store.base import Checkpoint, OutcomeStore
 
@@ -82,6 +83,7 @@ class LiveRuntime:
         topic: str,
         partition_of: Callable[[str], int],
         lateness: float = 300.0,
+        dedupe_horizon: float = DEFAULT_DEDUPE_HORIZON,
         wall_clock: bool = True,
         checkpoint_every: int = 10_000,
         clock: Callable[[], float] = time.time,
@@ -94,7 +96,9 @@ class LiveRuntime:
         self.wall_clock = wall_clock
         self.checkpoint_every = checkpoint_every
         self.clock = clock
-        self.monitor = Monitor(config, lateness=lateness, track_changes=True)
+        self.monitor = Monitor(
+            config, lateness=lateness, track_changes=True, dedupe_horizon=dedupe_horizon
+        )
         self.slugs_of: dict[int, list[str]] = {}
         for slug in config.slugs:
             self.slugs_of.setdefault(partition_of(slug), []).append(slug)

@@ -275,6 +275,12 @@ class WorkerSettings(KafkaSettings):
         ge=0,
         description="seconds an event may arrive out of order and still count as in order",
     )
+    dedupe_days: int = Field(
+        default=400,
+        ge=1,
+        description="days the ids of finished items' events are remembered, so that an event "
+        "sent again is a duplicate",
+    )
     sweep_interval: float = Field(
         default=5.0, gt=0, description="seconds between wall-clock deadline sweeps"
     )
