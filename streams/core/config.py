@@ -67,15 +67,40 @@ class AppliesTo(_Strict):
         return self
 
 
+# Numbers are numbers: `true` or `yes` is not 1, and `.inf` or `.nan` is no duration or share.
+Within = Annotated[float, Field(gt=0, strict=True, allow_inf_nan=False)]
+Target = Annotated[float, Field(ge=0, le=1, strict=True, allow_inf_nan=False)]
+
+# The longest norm the calendar can place from any opening day: about ten years in each unit.
+MAX_WITHIN: dict[Unit, float] = {
+    Unit.WORKDAYS: 2_600,
+    Unit.CALENDAR_DAYS: 3_650,
+    Unit.WEEKS: 520,
+    Unit.HOURS: 87_600,
+    Unit.SECONDS: 315_360_000,
+}
+
+
+def check_within(within: float, unit: Unit) -> None:
+    """A ``within`` whose deadline could fall outside the calendar's years is refused at load."""
+    if within > MAX_WITHIN[unit]:
+        raise ValueError(
+            f"within {within:g} {unit.value} is longer than the calendar can place "
+            f"(at most {MAX_WITHIN[unit]:g} {unit.value}, about ten years)"
+        )
+    if unit in (Unit.CALENDAR_DAYS, Unit.WEEKS) and within != int(within):
+        raise ValueError(f"within must be a whole number of {unit.value}")
+
+
 class NormSpec(_Strict):
     id: Slug
     description: str | None = None
     applies_to: AppliesTo = Field(default_factory=AppliesTo)
     stage: Stage
-    within: float = Field(gt=0)
+    within: Within
     unit: Unit
-    target: float = Field(ge=0, le=1)
-    pausable: bool = False
+    target: Target
+    pausable: bool = Field(default=False, strict=True)
 
     @model_validator(mode="after")
     def _stage_fits_family(self) -> NormSpec:
@@ -84,14 +109,15 @@ class NormSpec(_Strict):
             raise ValueError(
                 "stage 'answer' is for calls (applies_to.family: call) and only for them"
             )
+        check_within(self.within, self.unit)
         return self
 
 
 class NormOverride(_Strict):
-    within: float | None = Field(default=None, gt=0)
+    within: Within | None = None
     unit: Unit | None = None
-    target: float | None = Field(default=None, ge=0, le=1)
-    pausable: bool | None = None
+    target: Target | None = None
+    pausable: bool | None = Field(default=None, strict=True)
 
 
 DEFAULT_MUNICIPALITIES = (
@@ -122,11 +148,16 @@ class NormsFile(_Strict):
         for slug, per_norm in self.overrides.items():
             if slug not in slugs:
                 raise ValueError(f"overrides names municipality {slug!r}, which is not configured")
-            for norm_id in per_norm:
+            for norm_id, override in per_norm.items():
                 if norm_id not in ids:
                     raise ValueError(
                         f"overrides.{slug} names norm {norm_id!r}, which does not exist"
                     )
+                spec = self.norms[ids.index(norm_id)]
+                try:
+                    check_within(override.within or spec.within, override.unit or spec.unit)
+                except ValueError as exc:
+                    raise ValueError(f"overrides.{slug}.{norm_id}: {exc}") from None
         return self
 
 
@@ -221,21 +252,57 @@ def build_config(parsed: NormsFile, source: str = "<memory>") -> MonitorConfig:
 # --- loading YAML with line numbers ------------------------------------------------------------
 
 
-def _to_python(
-    node: yaml.Node, path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]
-) -> Any:
-    """Turn a composed YAML node into plain data, remembering the line of every path."""
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = str(yaml.safe_load(yaml.serialize(key_node)))
-            out[key] = _to_python(value_node, (*path, key), lines)
-            lines[(*path, key)] = key_node.start_mark.line + 1  # errors point at the key's line
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(child, (*path, i), lines) for i, child in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+MAX_FILE_BYTES = 1 << 20  # a norms file is a few kilobytes; more is a mistake or an attack
+MAX_DEPTH = 16  # the deepest real path is overrides.<slug>.<norm>.<field>
+
+
+class _Reader:
+    """Turns a composed YAML node into plain data, remembering the line of every path.
+
+    Refuses what a norms file never needs and an attacker would use: aliases (``*ref``, which a
+    "billion laughs" file multiplies, or makes recursive), nesting deeper than ``MAX_DEPTH`` and
+    keys given twice (YAML would silently keep the last).
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines: dict[tuple[str | int, ...], int] = {}
+        self._seen: set[int] = set()
+
+    def fail(self, node: yaml.Node, message: str) -> ConfigError:
+        return ConfigError(f"{self.source} line {node.start_mark.line + 1}: {message}")
+
+    def read(self, node: yaml.Node, path: tuple[str | int, ...] = ()) -> Any:
+        if id(node) in self._seen:
+            raise self.fail(
+                node,
+                "the value anchored here (&name) is used again through an alias (*name); "
+                "aliases are not allowed in a norms file: write the value out",
+            )
+        self._seen.add(id(node))
+        if len(path) > MAX_DEPTH:
+            raise self.fail(node, f"nested deeper than {MAX_DEPTH} levels")
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = str(self.scalar(key_node))
+                if key in out:
+                    raise self.fail(key_node, f"{_dotted((*path, key))} is given twice")
+                out[key] = self.read(value_node, (*path, key))
+                self.lines[(*path, key)] = key_node.start_mark.line + 1  # errors point at the key
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.read(child, (*path, i)) for i, child in enumerate(node.value)]
+        return self.scalar(node)
+
+    def scalar(self, node: yaml.Node) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.fail(node, "a key must be a plain value")
+        try:
+            return yaml.safe_load(yaml.serialize(node))
+        except (yaml.YAMLError, ValueError) as exc:  # e.g. a date 2024-02-30
+            raise self.fail(node, f"{node.value!r} cannot be read ({exc})") from None
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:
@@ -254,8 +321,12 @@ def _line_for(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int
 
 def parse_norms(text: str, source: str = "<memory>") -> MonitorConfig:
     """Parse and validate a norms file's text; raise ConfigError naming line and field."""
+    if len(text.encode()) > MAX_FILE_BYTES:
+        raise ConfigError(f"{source}: larger than {MAX_FILE_BYTES >> 10} KiB; not a norms file")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a norms file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -264,8 +335,9 @@ def parse_norms(text: str, source: str = "<memory>") -> MonitorConfig:
         ) from exc
     if node is None:
         raise ConfigError(f"{source}: the file is empty; it needs at least a 'norms:' list")
-    lines: dict[tuple[str | int, ...], int] = {}
-    data = _to_python(node, (), lines)
+    reader = _Reader(source)
+    data = reader.read(node)
+    lines = reader.lines
     if not isinstance(data, dict):
         raise ConfigError(f"{source} line 1: the top level must be a mapping with 'norms:'")
     try:
@@ -287,7 +359,11 @@ def load_norms(path: str | Path | None = None) -> MonitorConfig:
     """Load the norms file at ``path`` (the shipped defaults when None)."""
     file = Path(path) if path is not None else DEFAULT_NORMS_PATH
     try:
+        if file.stat().st_size > MAX_FILE_BYTES:
+            raise ConfigError(f"{file}: larger than {MAX_FILE_BYTES >> 10} KiB; not a norms file")
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read norms file {file}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not UTF-8 text") from exc
     return parse_norms(text, source=str(file))
