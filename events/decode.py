@@ -76,6 +76,7 @@ class Reason(StrEnum):
         "wrong_partition"  # set by the driver: keyed to another municipality's partition
     )
     INTERNAL_ERROR = "internal_error"  # set by the core: applying it raised; the shard is unchanged
+    TOO_LARGE = "too_large"  # longer than the event size limit (only its first KiB is kept)
     UNKNOWN_SUBJECT = "unknown_subject"  # set by the core: never opened, after the grace period
     ALREADY_OPENED = "already_opened"  # set by the core: another opening for a subject still open
 
@@ -409,6 +410,12 @@ _TYPES: Final[dict[str, tuple[str, bool, _DataCheck]]] = {
 }
 
 
+DEFAULT_MAX_EVENT_BYTES: Final = 1 << 20
+"""Events longer than this (1 MiB) are rejected as `too_large`; a contract event is < 2 KiB."""
+KEPT_OF_TOO_LARGE: Final = 1024
+"""How much of a too-large event its rejection keeps (the DLQ and rejects file are bounded too)."""
+
+
 class Decoder:
     """Turns raw message bytes into an `Event` or a `Rejection`; never raises on bad input.
 
@@ -419,15 +426,17 @@ class Decoder:
     process: it holds no per-message state.
     """
 
-    __slots__ = ("_earliest", "_latest", "_max_future", "_municipalities")
+    __slots__ = ("_earliest", "_latest", "_max_bytes", "_max_future", "_municipalities")
 
     def __init__(
         self,
         municipalities: Iterable[str],
         max_future: float = 600.0,
         time_span: tuple[float, float] = (-math.inf, math.inf),
+        max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         self._municipalities = frozenset(municipalities)
+        self._max_bytes = max_bytes
         self._max_future = max_future
         self._earliest, self._latest = time_span
 
@@ -442,6 +451,13 @@ class Decoder:
         The checks run in the order the contract lists the fields, so a message with several faults
         is rejected for the first: envelope, then data, then the two context checks.
         """
+        if len(raw) > self._max_bytes:
+            return Rejection(
+                Reason.TOO_LARGE,
+                None,
+                f"is longer than {self._max_bytes} bytes (only the first {KEPT_OF_TOO_LARGE} kept)",
+                raw[:KEPT_OF_TOO_LARGE],
+            )
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -9,6 +9,7 @@ input or bad configuration.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import structlog
 
+from events.decode import DEFAULT_MAX_EVENT_BYTES
 from streams.core.config import ConfigError, load_norms
 from streams.logs import configure
 from streams.store import DEFAULT_STORE_URL, StoreError
@@ -92,10 +94,17 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     p.add_argument(
         "--lateness",
-        type=float,
+        type=_seconds,
         default=300.0,
         metavar="SECONDS",
         help="how far out of order an event may arrive and still count as in order (default 300)",
+    )
+    p.add_argument(
+        "--max-event-bytes",
+        type=_event_bytes,
+        default=DEFAULT_MAX_EVENT_BYTES,
+        metavar="BYTES",
+        help="longer lines are rejected as too_large without being read whole (default 1 MiB)",
     )
     p.add_argument(
         "--dedupe-days",
@@ -105,6 +114,45 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="how long the ids of events of finished items are remembered, so that an event sent "
         "again is a duplicate (default 400)",
     )
+
+
+def _seconds(text: str) -> float:
+    """A finite number of seconds ≥ 0, for argparse."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError("must be a finite number of seconds, 0 or more")
+    return value
+
+
+def _event_bytes(text: str) -> int:
+    """An event size limit in bytes, at least 1 KiB, for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of bytes") from None
+    if value < 1024:
+        raise argparse.ArgumentTypeError("must be at least 1024 bytes")
+    return value
+
+
+def _output_problem(option: str, path: Path | None, inputs: Sequence[Path]) -> str | None:
+    """Why ``path`` cannot be written by ``option`` (checked before a long run), or None."""
+    if path is None:
+        return None
+    target = path.resolve()
+    if any(str(f) != "-" and f.resolve() == target for f in inputs):
+        return f"{option} {path} is one of the input files; it would be overwritten"
+    if target.is_dir():
+        return f"{option} {path} is a directory; name a file"
+    parent = target.parent
+    if not parent.is_dir():
+        return f"{option} {path}: the directory {parent} does not exist"
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        return f"{option} {path} cannot be written (permission denied)"
+    return None
 
 
 def _positive_days(text: str) -> int:
@@ -125,6 +173,11 @@ def _run_replay(args: argparse.Namespace) -> int:
     if missing:
         print(f"contactmon replay: no such file: {', '.join(missing)}", file=sys.stderr)
         return EXIT_USAGE
+    for option, path in (("--rejects", args.rejects), ("--metrics-file", args.metrics_file)):
+        problem = _output_problem(option, path, args.files)
+        if problem is not None:
+            print(f"contactmon replay: {problem}", file=sys.stderr)
+            return EXIT_USAGE
     config = load_norms(args.norms)
     _, summary = replay(
         args.files,
@@ -135,6 +188,7 @@ def _run_replay(args: argparse.Namespace) -> int:
         rejects=args.rejects,
         lateness=args.lateness,
         dedupe_horizon=args.dedupe_days * 86_400.0,
+        max_event_bytes=args.max_event_bytes,
     )
     rate = summary.lines / summary.seconds if summary.seconds > 0 else 0.0
     log.info(

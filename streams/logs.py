@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import MutableMapping
+import time
+from collections import Counter
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -126,3 +128,49 @@ def stdlib_logging_config(level: str = "INFO", json: bool | None = None) -> dict
             "kafka": {"level": "WARNING"},
         },
     }
+
+
+class RejectionLog:
+    """Logs rejected events once each, but at most ``per_minute`` lines per reason a minute.
+
+    500,000 bad lines must not become 500,000 log lines: past the limit rejections are counted, and
+    one summary line per reason says how many were not logged one by one (when the minute is over,
+    and at :meth:`flush`). Nothing of the event itself is logged: reason, field and detail only.
+    """
+
+    def __init__(
+        self,
+        logger: Any,
+        per_minute: int = 10,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log = logger
+        self._per_minute = per_minute
+        self._clock = clock
+        self._window: dict[str, tuple[float, int]] = {}  # reason -> (window start, logged)
+        self._suppressed: Counter[str] = Counter()
+
+    def rejected(self, reason: str, field: str | None, detail: str) -> None:
+        now = self._clock()
+        start, logged = self._window.get(reason, (now, 0))
+        if now - start >= 60.0:
+            self._summarise(reason)
+            start, logged = now, 0
+        if logged < self._per_minute:
+            self._log.warning("event rejected", reason=reason, field=field, detail=detail)
+            self._window[reason] = (start, logged + 1)
+        else:
+            self._window[reason] = (start, logged)
+            self._suppressed[reason] += 1
+
+    def _summarise(self, reason: str) -> None:
+        count = self._suppressed.pop(reason, 0)
+        if count:
+            self._log.warning(
+                "more events rejected, not logged one by one", reason=reason, count=count
+            )
+
+    def flush(self) -> None:
+        """Write the summary lines of everything not logged one by one so far."""
+        for reason in sorted(self._suppressed):
+            self._summarise(reason)

@@ -21,11 +21,12 @@ from typing import IO
 import orjson
 import structlog
 
-from events.decode import Rejection
+from events.decode import DEFAULT_MAX_EVENT_BYTES, Rejection
 from streams.core.config import MonitorConfig
 from streams.core.monitor import Monitor
 from streams.core.seen_keys import DEFAULT_DEDUPE_HORIZON
 from streams.exposition import monitor_registry, render
+from streams.logs import RejectionLog
 from streams.progress import Progress
 from streams.store import open_store
 
@@ -58,7 +59,9 @@ def rejection_line(rejection: Rejection) -> bytes:
     return orjson.dumps(record) + b"\n"
 
 
-def _lines(paths: Sequence[Path]) -> Iterator[tuple[bytes, int]]:
+def _lines(paths: Sequence[Path], max_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """Non-empty lines with the bytes read so far. A line longer than ``max_bytes`` is never held
+    whole: its first ``max_bytes + 1`` bytes stand for it (the decoder rejects it as too large)."""
     done = 0
     for path in paths:
         with (
@@ -66,8 +69,14 @@ def _lines(paths: Sequence[Path]) -> Iterator[tuple[bytes, int]]:
             if str(path) != "-"
             else os.fdopen(sys.stdin.fileno(), "rb", closefd=False) as f
         ):
-            for line in f:
+            while line := f.readline(max_bytes + 1):
                 done += len(line)
+                if len(line) > max_bytes and not line.endswith(b"\n"):
+                    while (rest := f.readline(1 << 16)) and not rest.endswith(b"\n"):
+                        done += len(rest)
+                    done += len(rest)
+                    yield line, done
+                    continue
                 stripped = line.strip()
                 if stripped:
                     yield stripped, done
@@ -83,6 +92,7 @@ def replay(
     rejects: Path | None = None,
     lateness: float = 300.0,
     dedupe_horizon: float = DEFAULT_DEDUPE_HORIZON,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     now: float | None = None,
 ) -> tuple[Monitor, ReplaySummary]:
     """Replay ``paths`` through a fresh monitor; see the module docstring."""
@@ -92,27 +102,31 @@ def replay(
         lateness=lateness,
         track_changes=store_url is not None,
         dedupe_horizon=dedupe_horizon,
+        max_event_bytes=max_event_bytes,
     )
     store = open_store(store_url) if store_url is not None else None
     stdin = any(str(p) == "-" for p in paths)
     total = None if stdin else sum(p.stat().st_size for p in paths)
     progress = Progress("replay", total=total, unit="B")
     rejects_file = rejects.open("wb") if rejects is not None else None
+    logged = RejectionLog(log)
     started = time.monotonic()
     lines = done = 0
     try:
-        for raw, done in _lines(paths):
+        for raw, done in _lines(paths, max_event_bytes):
             monitor.process(raw, wall)
             lines += 1
             if monitor.rejections:
-                _drain(monitor, rejects_file, progress)
+                _drain(monitor, rejects_file, progress, logged)
             if lines % PROGRESS_EVERY == 0:
                 progress.to(done, f"{lines:,} events")
             if lines % FLUSH_EVERY == 0 and store is not None:
                 store.write(monitor.take_changes())
         progress.to(done, f"{lines:,} events")
         monitor.finish(until)
-        _drain(monitor, rejects_file, progress)
+        _drain(monitor, rejects_file, progress, logged)
+        with progress.aside():
+            logged.flush()
         if store is not None:
             store.write(monitor.take_changes())
     finally:
@@ -135,15 +149,12 @@ def replay(
     return monitor, summary
 
 
-def _drain(monitor: Monitor, rejects_file: IO[bytes] | None, progress: Progress) -> None:
+def _drain(
+    monitor: Monitor, rejects_file: IO[bytes] | None, progress: Progress, logged: RejectionLog
+) -> None:
     with progress.aside():
         for rejection in monitor.take_rejections():
-            log.warning(
-                "event rejected",
-                reason=rejection.reason.value,
-                field=rejection.field,
-                detail=rejection.detail,
-            )
+            logged.rejected(rejection.reason.value, rejection.field, rejection.detail)
             if rejects_file is not None:
                 rejects_file.write(rejection_line(rejection))
 

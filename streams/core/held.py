@@ -12,31 +12,45 @@ from collections import deque
 
 from events.decode import Event
 
+DEFAULT_MAX_HELD = 100_000
+"""Held events per municipality at most (about 1.2 kB each); over it the oldest expire early."""
+
 
 class HeldEvents:
     """Held events per subject, and the order in which they expire."""
 
-    __slots__ = ("by_subject", "order")
+    __slots__ = ("by_subject", "count", "order")
 
     def __init__(self) -> None:
         self.by_subject: dict[str, list[Event]] = {}
         self.order: deque[tuple[float, str]] = deque()  # (event time, subject), arrival order
+        self.count = 0
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self.by_subject.values())
+        return self.count
 
     def __contains__(self, subject: object) -> bool:
         return subject in self.by_subject
 
-    def hold(self, subject: str, ev: Event) -> None:
+    def hold(self, subject: str, ev: Event, limit: int = DEFAULT_MAX_HELD) -> list[Event]:
+        """Hold ``ev``; returns the events that had to make room (the oldest, over ``limit``)."""
         self.by_subject.setdefault(subject, []).append(ev)
         self.order.append((ev.time, subject))
+        self.count += 1
+        evicted: list[Event] = []
+        while self.count > limit and self.order:
+            _, oldest = self.order.popleft()
+            events = self.by_subject.pop(oldest, [])
+            self.count -= len(events)
+            evicted.extend(events)
+        return evicted
 
     def release(self, subject: str) -> list[Event]:
         """The held events of a subject that just opened, oldest first."""
         events = self.by_subject.pop(subject, None)
         if not events:
             return []
+        self.count -= len(events)
         events.sort(key=lambda e: e.time)
         return events
 
@@ -50,6 +64,7 @@ class HeldEvents:
             if events:
                 keep = [e for e in events if e.time >= cutoff]
                 expired.extend(e for e in events if e.time < cutoff)
+                self.count -= len(events) - len(keep)
                 if keep:
                     self.by_subject[subject] = keep
                 else:
@@ -61,4 +76,5 @@ class HeldEvents:
         expired = [e for events in self.by_subject.values() for e in events]
         self.by_subject.clear()
         self.order.clear()
+        self.count = 0
         return expired

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections import Counter
 from hashlib import blake2b
 
-from events.decode import Decoder, Event, Reason, Rejection
+from events.decode import DEFAULT_MAX_EVENT_BYTES, Decoder, Event, Reason, Rejection
 
 from streams.core.calendar import CalendarRangeError
 from streams.core.changes import changes_of
 from streams.core.config import MonitorConfig
+from streams.core.held import DEFAULT_MAX_HELD
 from streams.core.parts import ShardParts
 from streams.core.rows import OutcomeBatch
 from streams.core.seen_keys import DEFAULT_DEDUPE_HORIZON
@@ -45,14 +46,20 @@ class Monitor:
         max_future: float = 600.0,
         track_changes: bool = False,
         dedupe_horizon: float = DEFAULT_DEDUPE_HORIZON,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        max_held: int = DEFAULT_MAX_HELD,
     ) -> None:
         self.config = config
         self.lateness = lateness
         self.track_changes = track_changes
         self.decoder = Decoder(
-            config.slugs, max_future=max_future, time_span=config.calendar.supported_span()
+            config.slugs,
+            max_future=max_future,
+            time_span=config.calendar.supported_span(),
+            max_bytes=max_event_bytes,
         )
         self.dedupe_horizon = dedupe_horizon
+        self.max_held = max_held
         self.shards: dict[str, Shard] = {slug: self._new_shard(slug) for slug in config.slugs}
         self.rejected: Counter[str] = Counter()
         self.rejections: list[Rejection] = []  # drained by the driver (DLQ / rejects file)
@@ -68,6 +75,7 @@ class Monitor:
             lateness=self.lateness,
             track_changes=self.track_changes,
             dedupe_horizon=self.dedupe_horizon,
+            max_held=self.max_held,
             parts=parts,
         )
 

@@ -29,6 +29,7 @@ from streams.core.calendar import BusinessCalendar, CalendarRangeError
 from streams.core.calls import CallLifecycle
 from streams.core.config import Norm
 from streams.core.feedback import give_feedback
+from streams.core.held import DEFAULT_MAX_HELD
 from streams.core.items import ItemLifecycle
 from streams.core.lifecycle import Lifecycle
 from streams.core.norm_deadlines import NormDeadlines
@@ -60,6 +61,7 @@ class Shard:
         item_retention: float = 90 * 86_400.0,
         call_retention: float = 86_400.0,
         dedupe_horizon: float = DEFAULT_DEDUPE_HORIZON,
+        max_held: int = DEFAULT_MAX_HELD,
         track_changes: bool = False,
         parts: ShardParts | None = None,
     ) -> None:
@@ -70,6 +72,7 @@ class Shard:
         self.item_retention = item_retention
         self.call_retention = call_retention
         self.dedupe_horizon = dedupe_horizon
+        self.max_held = max_held
         self.track_changes = track_changes
         self.deadlines = NormDeadlines(norms, calendar)
         self.changes = Changes()
@@ -154,7 +157,7 @@ class Shard:
             states[subject] = life.open(subject, ev, key)
             return ACCEPTED
         if st is None:
-            self.parts.held.hold(subject, ev)
+            self.expired.extend(self.parts.held.hold(subject, ev, self.max_held))
             return HELD
         life.apply(subject, st, ev.type, ev.time, ev.data)
         st.event_keys += key  # last: an event whose handler raised is not remembered as seen

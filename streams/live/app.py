@@ -27,6 +27,7 @@ from streams.live.clients import faust_credentials
 from streams.live.health import HealthCollector
 from streams.live.runtime import LiveRuntime, OffsetGap
 from streams.live.settings import WorkerSettings
+from streams.logs import RejectionLog
 
 log = structlog.get_logger(__name__)
 
@@ -78,6 +79,8 @@ def create_app(settings: WorkerSettings, runtime: LiveRuntime) -> faust.App:
     # The norms calendar for the alert rules (working day today, working-day windows): issue 10.
     registry.register(CalendarCollector(runtime.config.calendar))
 
+    rejection_log = RejectionLog(log)
+
     async def dead_letters(rejections: Iterable[Rejection], partition: int, offset: int) -> None:
         for r in rejections:
             headers = [
@@ -91,7 +94,7 @@ def create_app(settings: WorkerSettings, runtime: LiveRuntime) -> faust.App:
             if r.exception is not None:  # internal_error: the exception's class, never its text
                 headers.append(("exception", r.exception.encode()))
             await dlq_topic.send(key=f"{partition}:{offset}".encode(), value=r.raw, headers=headers)
-            log.warning("event rejected", reason=r.reason.value, field=r.field, detail=r.detail)
+            rejection_log.rejected(r.reason.value, r.field, r.detail)
 
     # partition -> (offset, when) of the last seek back; a seek is repeated while the gap lasts,
     # since messages Faust had already fetched past the gap can move its read offset on again

@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         partition_of=partial(partition_for, partitions=partitions),
         lateness=settings.lateness,
         dedupe_horizon=settings.dedupe_days * 86_400.0,
+        max_event_bytes=settings.max_event_bytes,
         wall_clock=settings.clock == "wall",
         checkpoint_every=settings.checkpoint_every,
     )

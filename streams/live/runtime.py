@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from events.decode import Rejection
+from events.decode import DEFAULT_MAX_EVENT_BYTES, Rejection
 from streams.core import snapshot
 from streams.core.changes import changes_of
 from streams.core.config import MonitorConfig
@@ -84,6 +84,7 @@ class LiveRuntime:
         partition_of: Callable[[str], int],
         lateness: float = 300.0,
         dedupe_horizon: float = DEFAULT_DEDUPE_HORIZON,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         wall_clock: bool = True,
         checkpoint_every: int = 10_000,
         clock: Callable[[], float] = time.time,
@@ -97,7 +98,11 @@ class LiveRuntime:
         self.checkpoint_every = checkpoint_every
         self.clock = clock
         self.monitor = Monitor(
-            config, lateness=lateness, track_changes=True, dedupe_horizon=dedupe_horizon
+            config,
+            lateness=lateness,
+            track_changes=True,
+            dedupe_horizon=dedupe_horizon,
+            max_event_bytes=max_event_bytes,
         )
         self.slugs_of: dict[int, list[str]] = {}
         for slug in config.slugs:

@@ -281,6 +281,11 @@ class WorkerSettings(KafkaSettings):
         description="days the ids of finished items' events are remembered, so that an event "
         "sent again is a duplicate",
     )
+    max_event_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="events longer than this are rejected as too_large (bytes)",
+    )
     sweep_interval: float = Field(
         default=5.0, gt=0, description="seconds between wall-clock deadline sweeps"
     )
