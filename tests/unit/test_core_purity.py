@@ -71,3 +71,14 @@ class TestCorePurity:
             "streams.store.base",
             "streams.live.runtime",
         }
+
+
+class TestReasonsAreDocumented:
+    """Every rejection reason the code can give is listed in the README (the contract asks it)."""
+
+    def test_every_reason_in_the_readme(self) -> None:
+        from events.decode import Reason  # noqa: PLC0415
+
+        readme = (CORE.parent.parent / "README.md").read_text(encoding="utf-8")
+        missing = [r.value for r in Reason if f"`{r.value}`" not in readme]
+        assert missing == []
