@@ -1,9 +1,10 @@
 """``contactmon``: the command line (contract section 6).
 
-Subcommands: ``replay`` (files through the core on event time), ``export`` (the monthly table for
-the administrative dashboard), ``simulate`` (realistic events). Every error that a user can fix is
-printed as one sentence saying what to do, with exit code 2; nothing prints a traceback for bad
-input or bad configuration.
+Subcommands: ``replay`` (files through the core on event time), ``export`` (the monthly tables for
+the administrative dashboard and the benchmark world), ``report`` (the monthly report for the
+board, HTML and PDF, optionally mailed), ``simulate`` (realistic events), ``worker``. Every error
+that a user can fix is printed as one sentence saying what to do, with exit code 2; nothing prints
+a traceback for bad input or bad configuration.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import structlog
 
 from events.decode import DEFAULT_MAX_EVENT_BYTES
 from streams.core.config import ConfigError, load_norms
+from streams.export.indicators import Month
 from streams.logs import configure
 from streams.store import DEFAULT_STORE_URL, StoreError
 
 log = structlog.get_logger(__name__)
 
 EXIT_USAGE = 2
+EXIT_FAILED = 1  # something outside the user's input failed (e.g. the mail server)
 
 
 def _parse_until(text: str) -> float:
@@ -203,17 +206,48 @@ def _run_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_month_choice(p: argparse.ArgumentParser) -> None:
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--month", metavar="YYYY-MM", help="the month, e.g. 2024-05")
+    when.add_argument(
+        "--previous-month",
+        action="store_true",
+        help="the month before today in the calendar's timezone (Europe/Amsterdam): for a "
+        "scheduled run on the first days of a month",
+    )
+
+
+def _month_of(args: argparse.Namespace, timezone: str) -> Month:
+    from streams.export.run import previous_month  # noqa: PLC0415
+
+    if args.previous_month:
+        return previous_month(timezone)
+    return Month.parse(args.month)
+
+
 def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "export",
-        help="write the monthly table for the administrative dashboard",
+        help="write the monthly tables: tidy (contract), KPI (teller/noemer) and Swing (wide)",
         description=(
-            "Write one tidy table for a month: month, municipality, indicator, norm, kind, "
-            "channel, "
-            "segment, value, unit. Items belong to the month in which they were opened."
+            "Write a month's tables. tidy (default, contract section 5): one row per value, "
+            "month, municipality, indicator, norm, kind, channel, segment, value, unit. kpi: "
+            "gemeentecode, periode (CBS, 2024MM03), indicator_id, teller, noemer, waarde, norm, "
+            "eenheid, voorlopig, so figures add up over municipalities and months. swing: the KPI "
+            "values wide, one row per municipality and period, one column per indicator, -99998 "
+            "for a missing value (as waarstaatjegemeente.nl loads them). Items belong to the "
+            "month in which they were opened. Files are written atomically, 0640, and only when "
+            "their bytes change: running it twice for a month changes nothing. The indicators "
+            "are described in docs/indicatoren.md."
         ),
     )
-    p.add_argument("--month", required=True, metavar="YYYY-MM", help="the month, e.g. 2024-05")
+    _add_month_choice(p)
+    p.add_argument(
+        "--table",
+        choices=("tidy", "kpi", "swing", "all"),
+        default="tidy",
+        help="which table (default tidy; all: the three, into the --out directory)",
+    )
     p.add_argument(
         "--store",
         default=_env_default("STORE_URL", DEFAULT_STORE_URL),
@@ -226,28 +260,119 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--out",
         type=Path,
         metavar="PATH",
-        help="output file (default contactmon-export-YYYY-MM.<format> here)",
+        help="output file for one table, or a directory (default: here, named "
+        "contactmon-export-, contactmon-kpi- or contactmon-swing-YYYY-MM.<format>)",
     )
     p.add_argument(
         "--norms",
         type=Path,
         default=_env_default("NORMS_FILE", None),
-        help="norms YAML: calendar and municipalities (default: the shipped norms)",
+        help="norms YAML: calendar, municipalities and targets (default: the shipped norms)",
     )
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from streams.export.run import run_export  # noqa: PLC0415
+    from streams.export.run import TABLES, run_tables  # noqa: PLC0415
 
     config = load_norms(args.norms)
+    tables = list(TABLES) if args.table == "all" else [args.table]
     try:
-        path = run_export(
-            args.store, args.month, args.format, args.out, config.calendar, config.slugs
-        )
+        month = _month_of(args, config.calendar.timezone)
+        written = run_tables(args.store, month, tables, args.format, args.out, config)
     except ValueError as exc:  # MonthFormatError, ExportFormatError: say what to type instead
         print(f"contactmon export: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    log.info("export written", path=str(path), month=args.month, format=args.format)
+    for file in written:
+        log.info(
+            "export written" if file.changed else "export unchanged",
+            path=str(file.path),
+            month=str(month),
+            format=args.format,
+        )
+    return 0
+
+
+def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "report",
+        help="write the monthly report for the board (HTML and PDF, in Dutch), optionally mail it",
+        description=(
+            "Write the month's report for the administrative dashboard and the board, in Dutch, "
+            "the four municipalities side by side: per norm this month against the target, the "
+            "last 12 months as a chart, the change against the same month a year earlier and "
+            "the half year so far; Fixi reports, phones, complaints and satisfaction, split by "
+            "segment and channel; a generated summary; provisional figures marked. One "
+            "self-contained HTML file (charts inline, opens offline) and its PDF, printed by "
+            "headless Chromium (the `chromium` program; --format html needs none), as "
+            "contactmon-rapport-YYYY-MM.html/.pdf in --out. Files are written atomically, 0640, "
+            "and only when they change. --mail sends the files by SMTP with STARTTLS using the "
+            "CONTACTMON_SMTP_* variables (HOST, PORT=587, USERNAME, PASSWORD, FROM, TO "
+            "comma-separated, STARTTLS=true, CAFILE, TIMEOUT); each version of the report is "
+            "mailed once, so a repeated run sends nothing."
+        ),
+    )
+    _add_month_choice(p)
+    p.add_argument(
+        "--store",
+        default=_env_default("STORE_URL", DEFAULT_STORE_URL),
+        help=f"outcome store URL (default {DEFAULT_STORE_URL}; env CONTACTMON_STORE_URL)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("all", "html", "pdf"),
+        default="all",
+        help="all (default): HTML and PDF; html: no Chromium needed; pdf: only the PDF",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="directory for the files, created when missing (default: here)",
+    )
+    p.add_argument(
+        "--mail",
+        action="store_true",
+        help="mail the files with the CONTACTMON_SMTP_* settings (see above)",
+    )
+    p.add_argument(
+        "--norms",
+        type=Path,
+        default=_env_default("NORMS_FILE", None),
+        help="norms YAML: calendar, municipalities and targets (default: the shipped norms)",
+    )
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from streams.report.mail import MailError, load_smtp_settings  # noqa: PLC0415
+    from streams.report.pdf import PdfError  # noqa: PLC0415
+    from streams.report.run import run_report  # noqa: PLC0415
+
+    config = load_norms(args.norms)
+    try:
+        month = _month_of(args, config.calendar.timezone)
+        mail = load_smtp_settings() if args.mail else None
+    except (ValueError, MailError) as exc:
+        print(f"contactmon report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        result = run_report(args.store, month, args.format, args.out, config, mail=mail)
+    except (ValueError, PdfError) as exc:
+        print(f"contactmon report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except MailError as exc:
+        print(f"contactmon report: the files are written, but {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for file in result.files:
+        log.info(
+            "report written" if file.changed else "report unchanged",
+            path=str(file.path),
+            month=str(month),
+            provisional=result.provisional,
+        )
+    if result.mailed_to:
+        log.info("report mailed", month=str(month), recipients=len(result.mailed_to))
+    elif result.mail_skipped:
+        log.info("report already mailed, not sent again", month=str(month))
     return 0
 
 
@@ -258,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="contactmon",
         description=(
             "Contact quality monitor for Bergen (NH), Castricum, Heiloo and Uitgeest: norms, "
-            "deadlines, metrics and the monthly export, from CloudEvents."
+            "deadlines, metrics, the monthly export and report, from CloudEvents."
         ),
         epilog="Run `contactmon COMMAND --help` for a command's options.",
     )
@@ -269,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_replay(sub)
     _add_export(sub)
+    _add_report(sub)
     sim = sub.add_parser(
         "simulate",
         help="generate realistic contact events (to a JSON Lines file or to Kafka)",
@@ -299,6 +425,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_replay(args)
         if args.command == "export":
             return _run_export(args)
+        if args.command == "report":
+            return _run_report(args)
         if args.command == "worker":
             from streams.live import command as worker_command  # noqa: PLC0415
 

@@ -28,6 +28,9 @@ from streams.export.indicators import COLUMNS, ExportRow
 FORMATS = ("csv", "xlsx", "json")
 """The accepted `--format` values; each is also the file extension."""
 
+PRIVATE = 0o640
+"""The mode of the files added for issue 14 (KPI, Swing, report): owner writes, group reads."""
+
 SHEET_NAME = "contactmon"
 COLUMN_WIDTHS = (9, 14, 32, 26, 17, 13, 25, 10, 9)
 
@@ -110,14 +113,15 @@ def xlsx_bytes(rows: Sequence[ExportRow], *, created: datetime) -> bytes:
     return buffer.getvalue()
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o666) -> None:
     """Write `data` to `path` via a temporary file in the same directory and `os.replace`.
 
-    The temporary file is created with the usual permissions (0666 minus the umask), flushed and
-    fsynced before the move; on any error it is removed and the target is left as it was.
+    The temporary file is created with `mode` minus the umask (the tidy export keeps the usual
+    0666; the newer files pass `PRIVATE`), flushed and fsynced before the move; on any error it is
+    removed and the target is left as it was.
     """
     temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -129,8 +133,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def write_rows(rows: Sequence[ExportRow], path: Path, fmt: str, *, created: datetime) -> None:
-    """Write the table to `path` as `fmt` (csv, xlsx or json), atomically."""
+def rows_bytes(rows: Sequence[ExportRow], fmt: str, *, created: datetime) -> bytes:
+    """The tidy table encoded as `fmt` (csv, xlsx or json)."""
     encoders: dict[str, Callable[[], bytes]] = {
         "csv": lambda: csv_bytes(rows),
         "xlsx": lambda: xlsx_bytes(rows, created=created),
@@ -139,4 +143,108 @@ def write_rows(rows: Sequence[ExportRow], path: Path, fmt: str, *, created: date
     encode = encoders.get(fmt)
     if encode is None:
         raise ExportFormatError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    atomic_write(path, encode())
+    return encode()
+
+
+def write_rows(rows: Sequence[ExportRow], path: Path, fmt: str, *, created: datetime) -> None:
+    """Write the table to `path` as `fmt` (csv, xlsx or json), atomically."""
+    atomic_write(path, rows_bytes(rows, fmt, created=created))
+
+
+def write_if_changed(path: Path, data: bytes, *, mode: int = PRIVATE) -> bool:
+    """Write `data` to `path` atomically unless the file already holds exactly these bytes.
+
+    Returns True when the file was written. A scheduled run repeated for the same month thus
+    leaves the file, its inode and its modification time as they were.
+    """
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    atomic_write(path, data, mode=mode)
+    return True
+
+
+Cell = str | int | Decimal | None
+
+
+def _text(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return format_value(value)
+
+
+def table_csv_bytes(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
+    """Any table as the tidy table's CSV: comma, UTF-8, `.` decimal point, None as an empty cell."""
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter=",", lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([_text(v) for v in row] for row in rows)
+    return text.getvalue().encode("utf-8")
+
+
+def table_json_bytes(columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
+    """Any table as a JSON list of objects, keys in column order; None as null."""
+    objects = [
+        {
+            name: (float(v) if isinstance(v, Decimal) else v)
+            for name, v in zip(columns, row, strict=True)
+        }
+        for row in rows
+    ]
+    text = json.dumps(objects, ensure_ascii=False, indent=2)
+    return (text + "\n").encode("utf-8")
+
+
+def table_xlsx_bytes(
+    columns: Sequence[str], rows: Sequence[Sequence[Cell]], *, created: datetime, title: str
+) -> bytes:
+    """Any table as one worksheet, numbers as numbers with their fixed decimals, None blank."""
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    workbook.set_properties({"created": created, "title": title})
+    bold = workbook.add_format({"bold": True})
+    decimals = {
+        places: workbook.add_format({"num_format": "0." + "0" * places}) for places in (1, 2)
+    }
+    sheet = workbook.add_worksheet(SHEET_NAME)
+    sheet.freeze_panes(1, 0)
+    for col, name in enumerate(columns):
+        sheet.write_string(0, col, name, bold)
+        sheet.set_column(col, col, max(10, len(name) + 2))
+    for line, row in enumerate(rows, start=1):
+        for col, v in enumerate(row):
+            if v is None:
+                continue
+            if isinstance(v, str):
+                sheet.write_string(line, col, v)
+            elif isinstance(v, Decimal):
+                places = -int(v.as_tuple().exponent)
+                sheet.write_number(line, col, float(v), decimals.get(places))
+            else:
+                sheet.write_number(line, col, int(v))
+    if rows:
+        sheet.autofilter(0, 0, len(rows), len(columns) - 1)
+    workbook.close()
+    return buffer.getvalue()
+
+
+def table_bytes(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Cell]],
+    fmt: str,
+    *,
+    created: datetime,
+    title: str,
+) -> bytes:
+    """Any table encoded as `fmt` (csv, xlsx or json)."""
+    if fmt == "csv":
+        return table_csv_bytes(columns, rows)
+    if fmt == "json":
+        return table_json_bytes(columns, rows)
+    if fmt == "xlsx":
+        return table_xlsx_bytes(columns, rows, created=created, title=title)
+    raise ExportFormatError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
