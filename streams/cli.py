@@ -362,15 +362,15 @@ def _run_report(args: argparse.Namespace) -> int:
     except MailError as exc:
         print(f"contactmon report: the files are written, but {exc}", file=sys.stderr)
         return EXIT_FAILED
+    state = " (provisional figures)" if result.provisional else ""
     for file in result.files:
         log.info(
-            "report written" if file.changed else "report unchanged",
+            ("report written" if file.changed else "report unchanged") + state,
             path=str(file.path),
             month=str(month),
-            provisional=result.provisional,
         )
     if result.mailed_to:
-        log.info("report mailed", month=str(month), recipients=len(result.mailed_to))
+        log.info("report mailed", month=str(month), count=len(result.mailed_to))
     elif result.mail_skipped:
         log.info("report already mailed, not sent again", month=str(month))
     return 0

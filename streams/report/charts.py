@@ -3,8 +3,8 @@
 matplotlib (its object API, no pyplot state) rather than hand-written SVG: it lays out axes,
 ticks and legends, and its SVG backend writes text as text (`svg.fonttype: none`), so the charts
 stay sharp in print, searchable and selectable. Output is byte for byte reproducible: no date in
-the metadata and a fixed `svg.hashsalt` per chart, which also keeps the ids of several charts in
-one HTML page apart.
+the metadata and a fixed `svg.hashsalt` per chart; every id inside a chart is prefixed with the
+chart's id, so several charts in one HTML page never share one.
 
 Accessibility: the municipalities keep the Okabe–Ito colours of the Grafana dashboards
 (streams.dashboards.common.MUNICIPALITY_COLOURS), and since two of those are light on paper, every
@@ -72,6 +72,11 @@ def _svg(figure: Figure, chart_id: str, title: str, description: str) -> str:
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     text = text[text.index("<svg") :]
+    # matplotlib numbers its ids per figure (figure_1, axes_1, ...): prefix them with the chart's
+    # id, and every reference to them, so several charts in one page never share an id.
+    text = re.sub(r'\bid="([^"]+)"', rf'id="{chart_id}-\1"', text)
+    text = re.sub(r"url\(#([^)]+)\)", rf"url(#{chart_id}-\1)", text)
+    text = re.sub(r'href="#([^"]+)"', rf'href="#{chart_id}-\1"', text)
     title_id, desc_id = f"{chart_id}-title", f"{chart_id}-desc"
     text = re.sub(
         r"<svg ",
