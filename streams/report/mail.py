@@ -114,9 +114,14 @@ def build_message(
     for path in attachments:
         kind, _ = mimetypes.guess_type(path.name)
         maintype, _, subtype = (kind or "application/octet-stream").partition("/")
-        message.add_attachment(
-            path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name
-        )
+        if maintype == "text":  # the HTML report: UTF-8, said so, so every client reads it right
+            message.add_attachment(
+                path.read_text("utf-8"), subtype=subtype, charset="utf-8", filename=path.name
+            )
+        else:
+            message.add_attachment(
+                path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name
+            )
     return message
 
 
