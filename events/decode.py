@@ -28,6 +28,7 @@ value from the event, so it can be logged as it is.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import StrEnum
@@ -36,6 +37,7 @@ from typing import Any, Final
 import orjson
 
 from events.errors import InvalidEvent
+from events.personal import REDACTED, personal_data_in
 from events.vocabulary import (
     CALL_CHANNELS,
     CHANNELS,
@@ -43,6 +45,8 @@ from events.vocabulary import (
     DEFAULT_RESOLUTION,
     DEFAULT_SEGMENT,
     KINDS,
+    MAX_LABEL_LENGTH,
+    MAX_SUBJECT_LENGTH,
     RESOLUTIONS,
     SEGMENTS,
     SPECVERSION,
@@ -77,6 +81,7 @@ class Reason(StrEnum):
     )
     INTERNAL_ERROR = "internal_error"  # set by the core: applying it raised; the shard is unchanged
     TOO_LARGE = "too_large"  # longer than the event size limit (only its first KiB is kept)
+    PERSONAL_DATA = "personal_data"  # a subject or label looks like personal data (copy redacted)
     UNKNOWN_SUBJECT = "unknown_subject"  # set by the core: never opened, after the grace period
     ALREADY_OPENED = "already_opened"  # set by the core: another opening for a subject still open
 
@@ -294,6 +299,18 @@ _SEGMENT: Final = "must be one of the contract's segments"
 _BOOL: Final = "must be true or false"
 
 
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_LABEL_DETAIL: Final = f"must be 1 to {MAX_LABEL_LENGTH} characters without control characters"
+_SUBJECT_DETAIL: Final = f"must be 1 to {MAX_SUBJECT_LENGTH} characters without control characters"
+
+
+def _label(field: str, value: object) -> str:
+    """A free-text label (category, team, queue, source system): short, no control characters."""
+    if type(value) is not str or not 0 < len(value) <= MAX_LABEL_LENGTH or _CONTROL.search(value):
+        raise _invalid(field, _LABEL_DETAIL)
+    return value
+
+
 def _municipality_only(_data: dict[str, Any], municipality: str) -> dict[str, Any]:
     """item.responded, item.paused, item.resumed, item.reopened, call.answered, call.abandoned."""
     return {"municipality": municipality}
@@ -308,21 +325,18 @@ def _item_opened(data: dict[str, Any], municipality: str) -> dict[str, Any]:
     if type(channel) is not str or channel not in CHANNELS:
         raise _problem("data.channel", channel, _CHANNEL)
     category = get("category")
-    if category is None:
-        category = DEFAULT_CATEGORY
-    elif type(category) is not str or not category:
-        raise _invalid("data.category", _NON_EMPTY)
+    category = DEFAULT_CATEGORY if category is None else _label("data.category", category)
     segment = get("segment")
     if segment is None:
         segment = DEFAULT_SEGMENT
     elif type(segment) is not str or segment not in SEGMENTS:
         raise _invalid("data.segment", _SEGMENT)
     source_system = get("source_system")
-    if source_system is not None and (type(source_system) is not str or not source_system):
-        raise _invalid("data.source_system", _NON_EMPTY)
+    if source_system is not None:
+        _label("data.source_system", source_system)
     team = get("team")
-    if team is not None and (type(team) is not str or not team):
-        raise _invalid("data.team", _NON_EMPTY)
+    if team is not None:
+        _label("data.team", team)
     return {
         "municipality": municipality,
         "kind": kind,
@@ -352,8 +366,8 @@ def _call_queued(data: dict[str, Any], municipality: str) -> dict[str, Any]:
     if type(channel) is not str or channel not in CALL_CHANNELS:
         raise _problem("data.channel", channel, "must be telefoon, chat or balie")
     queue = get("queue")
-    if queue is not None and (type(queue) is not str or not queue):
-        raise _invalid("data.queue", _NON_EMPTY)
+    if queue is not None:
+        _label("data.queue", queue)
     segment = get("segment")
     if segment is None:
         segment = DEFAULT_SEGMENT
@@ -381,8 +395,10 @@ def _feedback_given(data: dict[str, Any], municipality: str) -> dict[str, Any]:
     if kind is not None and (type(kind) is not str or kind not in KINDS):
         raise _invalid("data.kind", _KIND)
     about = get("about")
-    if about is not None and (type(about) is not str or not about):
-        raise _invalid("data.about", _NON_EMPTY)
+    if about is not None and (
+        type(about) is not str or not 0 < len(about) <= MAX_SUBJECT_LENGTH or _CONTROL.search(about)
+    ):
+        raise _invalid("data.about", _SUBJECT_DETAIL)
     return {
         "municipality": municipality,
         "channel": channel,
@@ -414,6 +430,34 @@ DEFAULT_MAX_EVENT_BYTES: Final = 1 << 20
 """Events longer than this (1 MiB) are rejected as `too_large`; a contract event is < 2 KiB."""
 KEPT_OF_TOO_LARGE: Final = 1024
 """How much of a too-large event its rejection keeps (the DLQ and rejects file are bounded too)."""
+
+
+_TEXT_FIELDS: Final = ("category", "team", "queue", "source_system", "about")
+
+
+def _personal_field(subject: object, clean: dict[str, Any]) -> tuple[str, str] | None:
+    """The first field that looks like personal data, and what it looks like; or None."""
+    if type(subject) is str:
+        what = personal_data_in(subject)
+        if what is not None:
+            return "subject", what
+    for name in _TEXT_FIELDS:
+        value = clean.get(name)
+        if type(value) is str:
+            what = personal_data_in(value)
+            if what is not None:
+                return f"data.{name}", what
+    return None
+
+
+def _redacted(obj: dict[str, Any], field: str) -> bytes:
+    """The event with the value of ``field`` (``subject`` or ``data.<name>``) replaced."""
+    copy = dict(obj)
+    if field == "subject":
+        copy["subject"] = REDACTED
+    else:
+        copy["data"] = {**copy["data"], field.removeprefix("data."): REDACTED}
+    return orjson.dumps(copy)
 
 
 class Decoder:
@@ -496,8 +540,12 @@ class Decoder:
             if subject is None:
                 if needs_subject:
                     raise _problem("subject", None, _NON_EMPTY)
-            elif type(subject) is not str or not subject:
-                raise _invalid("subject", _NON_EMPTY)
+            elif (
+                type(subject) is not str
+                or not 0 < len(subject) <= MAX_SUBJECT_LENGTH
+                or _CONTROL.search(subject)
+            ):
+                raise _invalid("subject", _SUBJECT_DETAIL)
 
             content_type = get("datacontenttype")
             if (
@@ -514,6 +562,16 @@ class Decoder:
             if type(municipality) is not str or not municipality:
                 raise _problem("data.municipality", municipality, _NON_EMPTY)
             clean = check_data(data, municipality)
+            personal = _personal_field(subject, clean)
+            if personal is not None:
+                field, what = personal
+                return Rejection(
+                    Reason.PERSONAL_DATA,
+                    field,
+                    f"looks like {what}, where the contract wants a pseudonym or a label "
+                    "(the value is redacted in this copy)",
+                    _redacted(obj, field),
+                )
 
             if municipality not in self._municipalities:
                 raise InvalidEvent(

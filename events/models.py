@@ -37,6 +37,9 @@ from pydantic import (
 from events.decode import is_json_media_type, parse_time
 from events.vocabulary import (
     DEFAULT_CATEGORY,
+    MAX_LABEL_LENGTH,
+    MAX_SUBJECT_LENGTH,
+    NO_CONTROL_CHARACTERS,
     CallChannel,
     Channel,
     EventType,
@@ -83,6 +86,8 @@ Subject = Annotated[
     str,
     Field(
         min_length=1,
+        max_length=MAX_SUBJECT_LENGTH,
+        pattern=NO_CONTROL_CHARACTERS,
         description="Pseudonymous id of the item or call; never a name, BSN, phone number or "
         "e-mail address.",
         examples=["fixi-3c1e9a"],
@@ -101,7 +106,9 @@ Municipality = Annotated[
         examples=["castricum"],
     ),
 ]
-Name = Annotated[str, Field(min_length=1)]
+Name = Annotated[
+    str, Field(min_length=1, max_length=MAX_LABEL_LENGTH, pattern=NO_CONTROL_CHARACTERS)
+]
 KindName = Annotated[Kind, Strict(False), Field(description="What the item is.")]
 ChannelName = Annotated[Channel, Strict(False), Field(description="How the person came in.")]
 CallChannelName = Annotated[

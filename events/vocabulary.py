@@ -108,3 +108,11 @@ CALL_TYPES: Final = frozenset(t.value for t in EventType if t.family == "call")
 DEFAULT_CATEGORY: Final = "overig"
 DEFAULT_SEGMENT: Final = Segment.ONBEKEND.value
 DEFAULT_RESOLUTION: Final = Resolution.AFGEHANDELD.value
+
+MAX_LABEL_LENGTH: Final = 100
+"""Category, team, queue and source system are labels, not free text: at most this many characters,
+none of them a control character."""
+MAX_SUBJECT_LENGTH: Final = 200
+"""Subjects are pseudonymous ids (a UUID is 36 characters, a hex HMAC 64)."""
+NO_CONTROL_CHARACTERS: Final = r"^[^\x00-\x1f\x7f]+$"
+"""The pattern labels and subjects match (the models and the JSON Schemas use it as it is)."""

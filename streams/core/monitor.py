@@ -130,7 +130,7 @@ class Monitor:
         elif outcome == ACCEPTED and ev.subject in shard.parts.held.by_subject:
             for waiting in shard.release_for(ev.subject):
                 self._apply_one(shard, waiting)  # never an opening: those are not held
-        if ev.time > shard.clock:
+        if outcome != REJECTED and ev.time > shard.clock:  # a refused event moves no clock
             shard.advance(ev.time)
         if shard.expired:
             self._expire(shard)

@@ -115,24 +115,34 @@ class Shard:
     # --- applying events ------------------------------------------------------------------------
 
     def apply(self, ev: Event, key: bytes) -> str:
-        """Apply one decoded event; ``key`` is its 8-byte de-duplication key."""
+        """Apply one decoded event; ``key`` is its 8-byte de-duplication key.
+
+        An exception leaves the shard as it was (the lifecycles work out what can fail first).
+        """
         p = self.parts
-        t = ev.time
-        if p.clock.last_event is None or t > p.clock.last_event:
-            p.clock.last_event = t
         etype = ev.type
         if etype == "feedback.given":
             row = give_feedback(ev, key, p.seen, p.totals)
             if row is None:
                 p.totals.duplicates += 1
-                return DUPLICATE
-            if self.track_changes:
-                self.changes.feedback.append(row)
-            return ACCEPTED
-        subject: str = ev.subject  # type: ignore[assignment]  # the decoder requires it here
-        if etype.startswith("item."):
-            return self._apply(self.items_life, p.items, ev, subject, key, etype == "item.opened")
-        return self._apply(self.calls_life, p.calls, ev, subject, key, etype == "call.queued")
+                result = DUPLICATE
+            else:
+                if self.track_changes:
+                    self.changes.feedback.append(row)
+                result = ACCEPTED
+        else:
+            subject: str = ev.subject  # type: ignore[assignment]  # the decoder requires it here
+            if etype.startswith("item."):
+                result = self._apply(
+                    self.items_life, p.items, ev, subject, key, etype == "item.opened"
+                )
+            else:
+                result = self._apply(
+                    self.calls_life, p.calls, ev, subject, key, etype == "call.queued"
+                )
+        if p.clock.last_event is None or ev.time > p.clock.last_event:
+            p.clock.last_event = ev.time
+        return result
 
     def _apply(
         self,

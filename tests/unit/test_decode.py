@@ -106,7 +106,17 @@ class TestExamples:
         result = DECODER.decode(raw, NOW)
         assert isinstance(result, Rejection)
         assert (result.reason, result.field) == (case["reason"], case["field"])
-        assert result.raw == raw
+        if result.reason is Reason.PERSONAL_DATA:  # the one case whose copy is redacted
+            redacted = orjson.loads(result.raw)
+            original = orjson.loads(raw)
+            field = case["field"].removeprefix("data.")
+            where = (
+                (redacted, original) if field == "subject" else (redacted["data"], original["data"])
+            )
+            assert where[0][field] == "[verwijderd]"
+            assert str(where[1][field]).encode() not in result.raw
+        else:
+            assert result.raw == raw
 
     def test_invalid_examples_cover_every_reason_the_decoder_gives_without_context(self) -> None:
         contextual = {
@@ -115,6 +125,7 @@ class TestExamples:
             Reason.ALREADY_OPENED,
             Reason.WRONG_PARTITION,
             Reason.INTERNAL_ERROR,
+            Reason.TOO_LARGE,  # needs a line over the configured limit (tests/unit/test_cli_traps)
         }
         covered = {case["reason"] for case in invalid_cases()}
         assert covered == {reason.value for reason in Reason} - contextual
@@ -526,8 +537,8 @@ class TestPrivacy:
         assert self.CANARY not in shown
 
     def test_an_event_repr_leaves_out_subject_and_data(self) -> None:
-        event = accepted(base_event(subject=self.CANARY))
-        assert self.CANARY not in repr(event)
+        event = accepted(base_event(subject="canary-jan-jansen"))
+        assert "canary-jan-jansen" not in repr(event)
 
 
 class TestMediaType:

@@ -24,6 +24,7 @@ from events.models import (
     ItemOpened,
     validate_event,
 )
+from events.personal import personal_data_in
 from events.vocabulary import (
     CALL_CHANNELS,
     CALL_TYPES,
@@ -43,7 +44,13 @@ DECODER = Decoder(MUNICIPALITIES)
 NOW = datetime(2024, 6, 1, tzinfo=UTC).timestamp()
 # What only the decoder checks, because it needs context the models do not have.
 CONTEXT_REASONS = frozenset(
-    {Reason.UNKNOWN_MUNICIPALITY, Reason.FUTURE_TIME, Reason.TIME_OUT_OF_RANGE}
+    # what the models cannot judge: the configuration, the wall clock and the personal-data check
+    {
+        Reason.UNKNOWN_MUNICIPALITY,
+        Reason.FUTURE_TIME,
+        Reason.TIME_OUT_OF_RANGE,
+        Reason.PERSONAL_DATA,
+    }
 )
 
 
@@ -203,7 +210,14 @@ def rfc3339_times(draw: st.DrawFn) -> str:
     return moment.isoformat(sep=" " if shape == "space" else "T", timespec="seconds")
 
 
-NAMES = st.text(min_size=1, max_size=12)
+# Labels and subjects the contract accepts: no control characters, nothing that looks personal.
+NAMES = st.text(
+    st.characters(
+        blacklist_categories=("Cs",), blacklist_characters=[*map(chr, range(32)), "\x7f"]
+    ),
+    min_size=1,
+    max_size=12,
+).filter(lambda v: personal_data_in(v) is None)
 UNKNOWN = st.dictionaries(st.text(max_size=6), st.integers(-9, 9) | st.text(max_size=4), max_size=2)
 TIMES_BAD = st.sampled_from(
     ["2024-05-21T09:30:00", "2024-05-21T09:30+02:00", "20240521T093000Z", "2024-13-01T00:00:00Z"]
