@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test unit lint typecheck demo demo-offline bench schemas dashboards settings-doc clean
+.PHONY: help install test unit lint typecheck demo demo-offline bench schemas dashboards settings-doc indicator-doc clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -38,6 +38,9 @@ dashboards: $(STAMP)  ## regenerate grafana/dashboards/*.json and the Kubernetes
 settings-doc: $(STAMP)  ## regenerate the worker's settings table in README.md from streams/live/settings.py
 	$(BIN)/python -m streams.live.settings_doc README.md
 
+indicator-doc: $(STAMP)  ## regenerate docs/indicatoren.md from the KPI catalogue (streams/export/kpi.py)
+	$(BIN)/python -m streams.export.indicator_doc docs/indicatoren.md
+
 schemas: $(STAMP)  ## regenerate events/schemas/*.json from the pydantic models
 	$(BIN)/python -m events.schema
 
@@ -50,6 +53,7 @@ demo-offline: $(STAMP)  ## simulate, replay and export without Kafka
 bench: $(STAMP)  ## benchmarks (core, then the live worker on a real broker); figures go into BENCHMARKS.md
 	$(BIN)/python -m bench.core_bench --events 1000000 --write BENCHMARKS.md
 	$(BIN)/python -m bench.live_bench --events 100000 --write BENCHMARKS.md
+	$(BIN)/python -m bench.report_bench --repeat 5 --write BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

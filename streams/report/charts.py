@@ -162,7 +162,10 @@ def trend_chart(
             seen.append(float(target))
         axes.set_xticks(x, labels)
         axes.set_xlim(-0.4, len(labels) - 0.6)
-        if percent:
+        if percent and not targets and max(seen, default=0.0) < 50:  # e.g. abandonment: 0 up
+            axes.set_ylim(0, math.ceil((max(seen, default=0.0) + 2) / 5) * 5)
+            axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{_number(v)} %"))
+        elif percent:
             low = min(seen, default=0.0)
             bottom = max(0.0, math.floor((low - 5) / 10) * 10)
             axes.set_ylim(bottom, 101)
@@ -171,8 +174,11 @@ def trend_chart(
             axes.set_ylim(0, max(max(seen, default=1.0) * 1.15, 1.0))
             axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _number(v)))
         if percent:
-            span = 101 - axes.get_ylim()[0]
-            axes.yaxis.set_major_locator(MultipleLocator(5 if span <= 35 else 10))
+            bottom, top = axes.get_ylim()
+            span = top - bottom
+            axes.yaxis.set_major_locator(
+                MultipleLocator(1 if span <= 10 else 5 if span <= 35 else 10)
+            )
         else:
             axes.yaxis.set_major_locator(MaxNLocator(nbins=6))
         for tick in axes.get_xticklabels():
@@ -224,7 +230,7 @@ def bar_chart(
                 label=s.name,
             )
             labels = ["" if v is None else _number(float(v), 1) for v in s.values]
-            axes.bar_label(bars, labels=labels, padding=2, fontsize=FONT_SIZE - 1)
+            axes.bar_label(bars, labels=labels, padding=2, fontsize=FONT_SIZE - 0.5)
         axes.set_yticks(range(len(groups)), groups)
         axes.invert_yaxis()
         axes.set_xlim(0, maximum)

@@ -51,6 +51,7 @@ td.miss { font-weight: bold; }
 .chart-row { display: grid; grid-template-columns: minmax(0, 61fr) minmax(0, 39fr); gap: 5mm;
   align-items: start; margin-top: 2mm; break-inside: avoid; }
 figure { margin: 0; break-inside: avoid; }
+table.data th, table.data td { white-space: nowrap; }
 figcaption { font-size: 8.5pt; color: #3d3d3d; margin-top: 1mm; }
 svg.chart { width: 100%; height: auto; display: block; }
 .grid2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 4mm 6mm; }
@@ -95,8 +96,14 @@ TEMPLATE = """<!DOCTYPE html>
   {% for sentence in r.summary %}<li>{{ sentence }}</li>
   {% endfor %}
   </ul>
-  <table class="wide" id="kerncijfers">
-    <caption>Kerncijfers {{ r.month_name }}</caption>
+</section>
+
+<section class="page" id="kerncijfers" aria-labelledby="h-kerncijfers">
+  <h2 id="h-kerncijfers">Kerncijfers {{ r.month_name }}</h2>
+  <p>De vier gemeenten naast elkaar. Vetgedrukt en gemarkeerd: onder de norm.
+  {% if r.provisional %}Met een *: voorlopig.{% endif %}</p>
+  <table class="wide">
+    <caption>Kerncijfers {{ r.month_name }} per gemeente</caption>
     <thead><tr><th scope="col" class="label">Indicator</th><th scope="col">Norm</th>
     {% for p in r.places %}<th scope="col">{{ p.name }}</th>{% endfor %}</tr></thead>
     <tbody>
