@@ -26,6 +26,7 @@ from streams.core.config import MonitorConfig
 from streams.core.monitor import Monitor
 from streams.core.seen_keys import DEFAULT_DEDUPE_HORIZON
 from streams.exposition import monitor_registry, render
+from streams.files import atomic_write, open_private
 from streams.logs import RejectionLog
 from streams.progress import Progress
 from streams.store import open_store
@@ -108,7 +109,7 @@ def replay(
     stdin = any(str(p) == "-" for p in paths)
     total = None if stdin else sum(p.stat().st_size for p in paths)
     progress = Progress("replay", total=total, unit="B")
-    rejects_file = rejects.open("wb") if rejects is not None else None
+    rejects_file = open_private(rejects) if rejects is not None else None
     logged = RejectionLog(log)
     started = time.monotonic()
     lines = done = 0
@@ -136,7 +137,7 @@ def replay(
         if store is not None:
             store.close()
     if metrics_file is not None:
-        _write_atomic(metrics_file, render(monitor_registry(monitor, now=lambda: until)))
+        atomic_write(metrics_file, render(monitor_registry(monitor, now=lambda: until)))
     accepted = sum(sum(s.totals.events_total.values()) for s in monitor.shards.values())
     duplicates = sum(s.totals.duplicates for s in monitor.shards.values())
     summary = ReplaySummary(
@@ -157,9 +158,3 @@ def _drain(
             logged.rejected(rejection.reason.value, rejection.field, rejection.detail)
             if rejects_file is not None:
                 rejects_file.write(rejection_line(rejection))
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

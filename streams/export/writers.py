@@ -14,8 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -24,11 +22,12 @@ from pathlib import Path
 import xlsxwriter
 
 from streams.export.indicators import COLUMNS, ExportRow
+from streams.files import OWNER_AND_GROUP, atomic_write
 
 FORMATS = ("csv", "xlsx", "json")
 """The accepted `--format` values; each is also the file extension."""
 
-PRIVATE = 0o640
+PRIVATE = OWNER_AND_GROUP
 """The mode of the files added for issue 14 (KPI, Swing, report): owner writes, group reads."""
 
 SHEET_NAME = "contactmon"
@@ -113,26 +112,6 @@ def xlsx_bytes(rows: Sequence[ExportRow], *, created: datetime) -> bytes:
     return buffer.getvalue()
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o666) -> None:
-    """Write `data` to `path` via a temporary file in the same directory and `os.replace`.
-
-    The temporary file is created with `mode` minus the umask (the tidy export keeps the usual
-    0666; the newer files pass `PRIVATE`), flushed and fsynced before the move; on any error it is
-    removed and the target is left as it was.
-    """
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
 def rows_bytes(rows: Sequence[ExportRow], fmt: str, *, created: datetime) -> bytes:
     """The tidy table encoded as `fmt` (csv, xlsx or json)."""
     encoders: dict[str, Callable[[], bytes]] = {
@@ -148,7 +127,7 @@ def rows_bytes(rows: Sequence[ExportRow], fmt: str, *, created: datetime) -> byt
 
 def write_rows(rows: Sequence[ExportRow], path: Path, fmt: str, *, created: datetime) -> None:
     """Write the table to `path` as `fmt` (csv, xlsx or json), atomically."""
-    atomic_write(path, rows_bytes(rows, fmt, created=created))
+    atomic_write(path, rows_bytes(rows, fmt, created=created), mode=PRIVATE)
 
 
 def write_if_changed(path: Path, data: bytes, *, mode: int = PRIVATE) -> bool:

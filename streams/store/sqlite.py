@@ -10,6 +10,7 @@ misread. The statements and the write, checkpoint and reader logic are the engin
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -119,12 +120,23 @@ class SqliteStore(SqlStore):
                     f"cannot create store database {self._name}: "
                     f"directory {self.path.parent} does not exist"
                 )
+            if create and not self.path.exists():
+                _create_private(self.path)
+        # a reader that may not write (a read-only file system, a copy it may not change) opens
+        # the file read-only; one that may, opens it as a writer would (and migrates version 1)
+        self._read_only = (
+            not create
+            and self._name != MEMORY
+            and not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK))
+        )
         try:
             # isolation_level=None: no implicit transactions; the store says BEGIN and COMMIT
             # itself. `timeout` is sqlite's busy timeout: wait that long for another process's
             # lock before giving up.
-            self._conn: sqlite3.Connection | None = sqlite3.connect(
-                self._name, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
+            self._conn: sqlite3.Connection | None = (
+                _open_read_only(self.path)
+                if self._read_only
+                else sqlite3.connect(self._name, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store database {self._name}: {exc}") from exc
@@ -144,6 +156,15 @@ class SqliteStore(SqlStore):
         waits, then finds the current schema.
         """
         try:
+            if self._read_only:
+                found = self._versions(conn)
+                if found not in ([1], [SCHEMA_VERSION]):  # 1 lacks only the checkpoints
+                    raise StoreError(
+                        f"store database {self._name} has schema version "
+                        f"{', '.join(map(str, found)) or 'none'}; it is opened read-only here, so "
+                        f"run a replay or the worker on it once to bring it to {SCHEMA_VERSION}"
+                    )
+                return
             conn.execute("PRAGMA journal_mode = WAL")
             if self._versions(conn) == [SCHEMA_VERSION]:
                 return
@@ -199,9 +220,15 @@ class SqliteStore(SqlStore):
                 yield conn.cursor()
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # sqlite rolls back by itself on a full disk
+                    conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
+            if "full" in str(exc):
+                raise StoreError(
+                    f"cannot {doing} store database {self._name}: the disk is full "
+                    "(nothing of this write was stored; free space and run again)"
+                ) from exc
             raise StoreError(f"cannot {doing} store database {self._name}: {exc}") from exc
 
     def _query(self, what: str, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
@@ -218,3 +245,26 @@ class SqliteStore(SqlStore):
 
     def __repr__(self) -> str:
         return f"SqliteStore({self._name!r})"
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty database file readable by its owner only (0600, whatever the umask): it
+    holds pseudonymous personal data. SQLite gives its -wal and -shm files the same mode."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot create store database {path}: {exc.strerror}") from exc
+    os.chmod(path, 0o600)  # the umask may have taken bits away, never added: make it exact
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection; ``immutable`` when the WAL index cannot be made (read-only fs)."""
+    uri = path.resolve().as_uri()
+    try:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return conn
+    except sqlite3.OperationalError:
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)

@@ -3,6 +3,8 @@ in bounded rejections: nothing is overwritten, nothing grows without bound."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import orjson
@@ -99,3 +101,19 @@ class TestHeldEventsAreBounded:
         reasons = [r.reason for r in m.take_rejections()]
         assert reasons == [Reason.UNKNOWN_SUBJECT, Reason.UNKNOWN_SUBJECT]
         assert m.shards["castricum"].held_count() == 3
+
+
+class TestFileModes:
+    """What replay writes is private whatever the umask: rejects 0600, metrics 0640."""
+
+    def test_modes(self, tmp_path: Path) -> None:
+        data = events_file(tmp_path, b"not json", opened("f1", "2024-05-13 10:00"))
+        rejects, metrics = tmp_path / "r.jsonl", tmp_path / "m.prom"
+        previous = os.umask(0)
+        try:
+            argv = ["replay", str(data), "--no-store", "--rejects", str(rejects)]
+            assert main([*argv, "--metrics-file", str(metrics)]) == 0
+        finally:
+            os.umask(previous)
+        assert stat.S_IMODE(rejects.stat().st_mode) == 0o600
+        assert stat.S_IMODE(metrics.stat().st_mode) == 0o640

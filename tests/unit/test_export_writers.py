@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import zipfile
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,13 +18,13 @@ import pytest
 from streams.export.indicators import COLUMNS, ExportRow, Month
 from streams.export.writers import (
     ExportFormatError,
-    atomic_write,
     csv_bytes,
     format_value,
     json_bytes,
     write_rows,
     xlsx_bytes,
 )
+from streams.files import atomic_write
 
 MONTH = Month(2024, 4)
 HEADER = "month,municipality,indicator,norm,kind,channel,segment,value,unit"
@@ -178,13 +179,16 @@ class TestAtomicWrite:
         assert path.read_bytes() == b"old"
         assert sorted(p.name for p in tmp_path.iterdir()) == ["export.csv"]
 
-    def test_permissions_follow_the_umask(self, tmp_path: Path) -> None:
-        previous = os.umask(0o022)
+    @pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
+    def test_files_are_0640_whatever_the_umask(self, tmp_path: Path, umask: int) -> None:
+        previous = os.umask(umask)
         try:
             atomic_write(tmp_path / "x.csv", b"x")
+            write_rows([], tmp_path / "t.csv", "csv", created=datetime(2024, 5, 1, tzinfo=UTC))
         finally:
             os.umask(previous)
-        assert stat.S_IMODE((tmp_path / "x.csv").stat().st_mode) == 0o644
+        assert stat.S_IMODE((tmp_path / "x.csv").stat().st_mode) == 0o640
+        assert stat.S_IMODE((tmp_path / "t.csv").stat().st_mode) == 0o640
 
     def test_an_unknown_format_writes_nothing(self, tmp_path: Path) -> None:
         with pytest.raises(ExportFormatError, match="--format must be one of csv, xlsx, json"):
