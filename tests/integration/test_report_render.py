@@ -5,7 +5,7 @@ A simulated year of the four municipalities is replayed into a store and reporte
   every chart is there with its title, description and data table, every text is at least 8 pt
   (SVG text scaled as drawn) and has a contrast of at least 4.5:1 against its background;
 - the PDF has the expected pages, each starting with its heading, and pdftotext finds the headline
-  figures on the first page;
+  figures on the page of key figures;
 - every page as a PNG (pdftoppm) has ink on it. The PNGs go to $CONTACTMON_REPORT_SCREENSHOTS when
   set (to look at them), else to a temporary directory.
 
@@ -41,6 +41,7 @@ FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--hide-scrollbars",
 ]
 PAGE_WIDTH_PX = 1024  # A4 landscape (297 mm) less 2 × 13 mm margins, at 96 px per inch
 MIN_FONT_PX = 10.6  # 8 pt
@@ -214,6 +215,7 @@ def test_the_pdf_has_the_expected_pages(report: Path) -> None:
     pages = pdf_pages(report / f"contactmon-rapport-{MONTH}.pdf")
     headings = [
         "Maandrapportage maart 2024",
+        "Kerncijfers maart 2024",
         *(n.figure.indicator.titel for n in figures.norms),
         "Telefoon",
         "Klachten en tevredenheid",
@@ -225,11 +227,11 @@ def test_the_pdf_has_the_expected_pages(report: Path) -> None:
     for text, heading in zip(pages, headings, strict=True):
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         assert heading in lines[:3], (heading, lines[:3])
-    first = " ".join(pages[0].split())
+    assert "Samenvatting" in pages[0]
+    headline = " ".join(pages[1].split())
     for norm in figures.norms[:2]:  # the Fixi headline figures, all four municipalities
         for line in norm.figure.lines:
-            assert value_text(line.current, "%").replace(NBSP, " ") in first, line.place.name
-    assert "Samenvatting" in first
+            assert value_text(line.current, "%").replace(NBSP, " ") in headline, line.place.name
 
 
 def test_every_page_as_a_picture(report: Path, tmp_path: Path) -> None:
@@ -242,9 +244,9 @@ def test_every_page_as_a_picture(report: Path, tmp_path: Path) -> None:
     for picture in pictures:
         with Image.open(picture) as image:
             grey = image.convert("L")
-            ink = sum(1 for v in grey.getdata() if v < 200) / (grey.width * grey.height)
+            ink = sum(grey.histogram()[:200]) / (grey.width * grey.height)
         assert image.width > image.height  # landscape
-        assert ink > 0.01, picture.name
+        assert ink > 0.003, picture.name
     screen = target / "screen.png"
     chromium(
         "--window-size=1280,1800",
