@@ -146,6 +146,17 @@ class KafkaSettings(BaseSettings):
         ge=1,
         description="replicas of each partition when the topics are created (3 in production)",
     )
+    events_retention_days: int = Field(
+        default=730,
+        ge=1,
+        description="retention.ms of contact.events when the worker creates it: the history a "
+        "--rebuild replays (longer than the dedupe horizon and the export's reach back)",
+    )
+    dlq_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="retention.ms of the dead-letter topic when the worker creates it",
+    )
 
     @field_validator("bootstrap_servers")
     @classmethod

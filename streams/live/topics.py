@@ -52,7 +52,8 @@ def partition_for(key: str, partitions: int) -> int:
 def ensure_topics(settings: KafkaSettings, *, timeout: float = 30.0) -> dict[str, int]:
     """Create the events and dead-letter topics when missing; returns {topic: partitions}.
 
-    Both get ``settings.partitions`` partitions and ``settings.replication_factor`` replicas.
+    Both get ``settings.partitions`` partitions, ``settings.replication_factor`` replicas and an
+    explicit ``retention.ms`` (``events_retention_days``, ``dlq_retention_days``).
     Idempotent: existing topics with enough partitions are left as they are. Retries while the
     brokers do not answer (or answer with a retriable error) for up to ``timeout`` seconds.
 
@@ -93,7 +94,7 @@ def _ensure_once(
         _check_enough(counts, wanted, settings)
         missing = {topic: wanted[topic] for topic, count in counts.items() if count is None}
         if missing:
-            _create(admin, missing, settings.replication_factor)
+            _create(admin, missing, settings.replication_factor, _retention(settings))
             admin.wait_for_topics(list(missing), timeout_ms=_ms_left(deadline))
             counts = _partition_counts(admin, list(wanted))
             # Someone else may have created a topic between our look and our create.
@@ -140,10 +141,28 @@ def _check_enough(
         )
 
 
-def _create(admin: Any, missing: dict[str, int], replication_factor: int) -> None:
+def _retention(settings: KafkaSettings) -> dict[str, dict[str, str]]:
+    """The topic configs the worker sets when it creates a topic: an explicit retention."""
+    day_ms = 86_400_000
+    return {
+        settings.events_topic: {"retention.ms": str(settings.events_retention_days * day_ms)},
+        settings.dlq_topic: {"retention.ms": str(settings.dlq_retention_days * day_ms)},
+    }
+
+
+def _create(
+    admin: Any,
+    missing: dict[str, int],
+    replication_factor: int,
+    configs: dict[str, dict[str, str]],
+) -> None:
     """Create the missing topics; a topic that appeared meanwhile is fine, other refusals raise."""
     request = {
-        topic: {"num_partitions": partitions, "replication_factor": replication_factor}
+        topic: {
+            "num_partitions": partitions,
+            "replication_factor": replication_factor,
+            "configs": configs.get(topic, {}),
+        }
         for topic, partitions in missing.items()
     }
     response = admin.create_topics(request, raise_errors=False)
