@@ -14,7 +14,7 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -395,6 +395,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_replay(sub)
     _add_export(sub)
     _add_report(sub)
+    from streams import purge  # noqa: PLC0415
+
+    prg = sub.add_parser(
+        "purge",
+        help="delete outcome rows older than the retention (finished items, calls, feedback)",
+        description=purge.__doc__.split("\n\n")[1] if purge.__doc__ else None,
+    )
+    purge.add_arguments(prg)
+    prg.add_argument(
+        "--store",
+        default=_env_default("STORE_URL", DEFAULT_STORE_URL),
+        help=f"outcome store URL (default {DEFAULT_STORE_URL}; env CONTACTMON_STORE_URL)",
+    )
     sim = sub.add_parser(
         "simulate",
         help="generate realistic contact events (to a JSON Lines file or to Kafka)",
@@ -427,6 +440,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_export(args)
         if args.command == "report":
             return _run_report(args)
+        if args.command == "purge":
+            from streams import purge  # noqa: PLC0415
+
+            return purge.run(args, args.store, datetime.now(UTC).date())
         if args.command == "worker":
             from streams.live import command as worker_command  # noqa: PLC0415
 

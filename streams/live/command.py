@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         lateness=settings.lateness,
         dedupe_horizon=settings.dedupe_days * 86_400.0,
         max_event_bytes=settings.max_event_bytes,
+        store_retention=settings.store_retention_days * 86_400.0,
         wall_clock=settings.clock == "wall",
         checkpoint_every=settings.checkpoint_every,
     )

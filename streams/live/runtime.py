@@ -85,6 +85,7 @@ class LiveRuntime:
         lateness: float = 300.0,
         dedupe_horizon: float = DEFAULT_DEDUPE_HORIZON,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        store_retention: float | None = None,
         wall_clock: bool = True,
         checkpoint_every: int = 10_000,
         clock: Callable[[], float] = time.time,
@@ -95,6 +96,8 @@ class LiveRuntime:
         self.topic = topic
         self.lateness = lateness
         self.wall_clock = wall_clock
+        self.store_retention = store_retention  # seconds; None keeps every row
+        self.last_purge: float | None = None
         self.checkpoint_every = checkpoint_every
         self.clock = clock
         self.monitor = Monitor(
@@ -237,7 +240,18 @@ class LiveRuntime:
         for p in written:
             self.owned[p].since_checkpoint = 0
             self.owned[p].last_checkpoint_at = now
+        self._purge_if_due(now)
         return len(checkpoints)
+
+    def _purge_if_due(self, now: float) -> None:
+        """Apply the store's retention once a day (idempotent: every worker may do it)."""
+        if self.store_retention is None:
+            return
+        if self.last_purge is not None and now - self.last_purge < 86_400:
+            return
+        self.last_purge = now
+        counts = self.store.purge(now - self.store_retention)
+        log.info("store retention applied", rows=counts)
 
     # --- read-outs ------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ Nothing here talks to Kafka: turning settings into the arguments of a client lib
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -152,6 +153,12 @@ class KafkaSettings(BaseSettings):
         description="retention.ms of contact.events when the worker creates it: the history a "
         "--rebuild replays (longer than the dedupe horizon and the export's reach back)",
     )
+    store_retention_days: int = Field(
+        default=800,
+        ge=1,
+        description="days outcome rows of finished items and calls are kept in the store "
+        "(purged once a day; the board compares with the same month a year earlier)",
+    )
     dlq_retention_days: int = Field(
         default=30,
         ge=1,
@@ -275,6 +282,27 @@ class WorkerSettings(KafkaSettings):
     metrics_port: int = Field(
         default=6066, ge=1, le=65535, description="the port /metrics is served on"
     )
+    metrics_certfile: FilePath | None = Field(
+        default=None,
+        description="the certificate (PEM, with its chain) /metrics and /healthz are served with "
+        "over TLS (https); unset: plain http",
+    )
+    metrics_keyfile: FilePath | None = Field(
+        default=None,
+        description="the private key (PEM) of that certificate; unset: the key is in the "
+        "certificate file",
+    )
+    metrics_username: str | None = Field(
+        default=None,
+        pattern=r"^[^:\s]{1,200}$",
+        description="the user name Prometheus must give for /metrics (HTTP basic auth); unset: "
+        "no authentication",
+    )
+    metrics_password: SecretStr | None = Field(
+        default=None,
+        description="the password for /metrics (HTTP basic auth); required with the user name; "
+        "needs TLS unless /metrics is served on a loopback address",
+    )
     data_dir: Path = Field(default=Path("contactmon-data"), description="Faust's working directory")
     clock: Literal["wall", "event"] = Field(
         default="wall",
@@ -314,6 +342,52 @@ class WorkerSettings(KafkaSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="the worker's log level"
     )
+
+    @model_validator(mode="after")
+    def _check_metrics(self) -> Self:
+        """Basic auth needs a user name and a password, a key file a certificate, and a password
+        TLS, unless /metrics is only served on this machine."""
+        name = type(self).env_name
+        problems: list[str] = []
+        if (self.metrics_username is None) != (self.metrics_password is None):
+            given, missing = (
+                ("metrics_username", "metrics_password")
+                if self.metrics_password is None
+                else ("metrics_password", "metrics_username")
+            )
+            problems.append(f"{name(missing)}: required when {name(given)} is set (basic auth)")
+        if self.metrics_keyfile is not None and self.metrics_certfile is None:
+            problems.append(
+                f"{name('metrics_certfile')}: required when {name('metrics_keyfile')} is set"
+            )
+        if (
+            self.metrics_password is not None
+            and self.metrics_certfile is None
+            and not _is_loopback(self.metrics_host)
+        ):
+            problems.append(
+                f"{name('metrics_password')}: set, but /metrics is served without TLS on "
+                f"{self.metrics_host}, so the password would cross the network in clear text: "
+                f"set {name('metrics_certfile')} (or serve on 127.0.0.1)"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def metrics_tls(self) -> bool:
+        """Whether /metrics is served over TLS (https)."""
+        return self.metrics_certfile is not None
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` is an address of this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class _MappingEnvSource(EnvSettingsSource):

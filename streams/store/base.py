@@ -9,10 +9,19 @@ next offset to read, saved in the same transaction as the rows that state produc
 crash or a partition move the next owner continues exactly where the rows end.
 
 Backends are imported inside `open_store`, so a driver is only needed when its URL is used.
+
+Store URLs carry passwords, so they are parsed strictly and never echoed: `open_store` registers
+a URL's password with the redaction layer (`streams.logs`) before anything else, an unknown scheme
+or a malformed URL is a `StoreError` that names what is wrong but not the URL, and `StoreError`
+passes its message through `streams.logs.redact`. A string without ``://`` is a SQLite file path
+only when it looks like one: a libpq ``key=value`` string or a URL with a broken ``://`` is
+refused, never taken as the name of a file to create.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +36,7 @@ from streams.core.rows import (
     NormRecord,
     OutcomeBatch,
 )
+from streams.logs import redact, register_url
 
 DEFAULT_STORE_URL = "sqlite:///contactmon.sqlite3"
 """An embedded database file `contactmon.sqlite3` in the working directory."""
@@ -36,10 +46,26 @@ ACCEPTED_URLS = (
     "or postgresql://user@host:port/database"
 )
 POSTGRES_SCHEMES = frozenset({"postgresql", "postgres"})
+KNOWN_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
+
+# a URL scheme as RFC 3986 spells it
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
+# "scheme:" at the start of a string without "://": a URL with its slashes missing or short
+_SCHEME_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+# a libpq keyword/value string ("host=db user=x password=...")
+_KEYWORD_VALUE = re.compile(r"(?:^|\s)[A-Za-z_]+\s*=")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class StoreError(Exception):
-    """The store cannot be opened, read or written; the message says which store and why."""
+    """The store cannot be opened, read or written; the message says which store and why.
+
+    The message passes `streams.logs.redact`: a password it might quote (a driver's error
+    repeating a connection string) is masked before anyone can print or log it.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +124,14 @@ class OutcomeStore(ABC):
         """
 
     @abstractmethod
+    def purge(self, before: float) -> dict[str, int]:
+        """Delete, in one transaction, finished items and calls that began before ``before`` (with
+        their norm rows) and feedback given before it; returns the rows deleted per table.
+
+        Items still open and calls still waiting are kept: they are still being handled.
+        """
+
+    @abstractmethod
     def items_opened(self, start: float, end: float) -> list[ItemRecord]:
         """Items opened in [start, end)."""
 
@@ -137,21 +171,87 @@ def sqlite_path(url: str) -> Path | None:
     """The database file a sqlite URL or bare path names, or None when `url` is another scheme.
 
     `sqlite:///rel/db.sqlite3` is relative to the working directory, `sqlite:////abs/db.sqlite3`
-    is absolute (the SQLAlchemy convention), and a string without `://` is a file path as is.
+    is absolute (the SQLAlchemy convention), and a string without `://` is a file path as is,
+    when it looks like one (`check_bare_path`). Errors never repeat `url`.
     """
     if "://" not in url:
-        return Path(url) if url else None
+        check_bare_path(url)
+        return Path(url)
     scheme, _, rest = url.partition("://")
     if scheme.lower() != "sqlite":
         return None
+    if _CONTROL.search(url):
+        raise StoreError(f"the sqlite store URL holds a control character: use {ACCEPTED_URLS}")
     if not rest.startswith("/"):
         raise StoreError(
-            f"store URL {url!r} names a host; a sqlite URL has none: use {ACCEPTED_URLS}"
+            f"the sqlite store URL names a host (sqlite://host/...); a sqlite URL has none: "
+            f"use {ACCEPTED_URLS}"
         )
     path = rest[1:]
     if not path:
-        raise StoreError(f"store URL {url!r} names no database file: use {ACCEPTED_URLS}")
+        raise StoreError(f"the sqlite store URL names no database file: use {ACCEPTED_URLS}")
+    if "?" in path or "#" in path:
+        raise StoreError(
+            "the sqlite store URL has a query (?...) or fragment (#...); a sqlite URL takes "
+            f"none: use {ACCEPTED_URLS}"
+        )
     return Path(path)
+
+
+def check_bare_path(text: str) -> None:
+    """Refuse a store "URL" without ``://`` that is not a plain file path.
+
+    Empty text, control characters, a ``scheme:`` start (``postgresql:/user:pw@host/db``, a URL
+    with a slash missing) and libpq ``key=value`` strings (``host=db password=...``) are refused,
+    so that a mistyped PostgreSQL URL never becomes a SQLite file named after its password. A file
+    whose name starts like that can be given as ``./name``.
+    """
+    if not text.strip():
+        raise StoreError(f"the store URL is empty: use {ACCEPTED_URLS}")
+    if _CONTROL.search(text):
+        raise StoreError(f"the store URL holds a control character: use {ACCEPTED_URLS}")
+    if _KEYWORD_VALUE.search(text):
+        raise StoreError(
+            "the store URL looks like a libpq key=value string, which is not accepted: "
+            "write it as postgresql://user@host:port/database?sslmode=verify-full "
+            "(a file whose name has '=' in it: give it as ./name or an absolute path)"
+        )
+    prefix = _SCHEME_PREFIX.match(text)
+    if prefix:
+        scheme = prefix.group(0)[:-1]
+        shown = f"'{scheme.lower()}:'" if _is_short_scheme(scheme) else "a scheme"
+        raise StoreError(
+            f"the store URL starts with {shown} but not with the '//' of a URL: use "
+            f"{ACCEPTED_URLS} (a file whose name has ':' in it: give it as ./name or an "
+            "absolute path)"
+        )
+
+
+def _is_short_scheme(scheme: str) -> bool:
+    """Whether an error may show this scheme: a short, well-formed word, never a password."""
+    return bool(_SCHEME.fullmatch(scheme)) and len(scheme) <= 30
+
+
+# schemes an error may name: a scheme could be anything a user typed, even a password
+_NAMED_SCHEMES = frozenset(
+    {"mysql", "mariadb", "mssql", "oracle", "mongodb", "redis", "http", "https", "file"}
+)
+
+
+def _unknown_scheme(scheme: str) -> StoreError:
+    if not _is_short_scheme(scheme):
+        return StoreError(f"the store URL has a malformed scheme: use {ACCEPTED_URLS}")
+    close = difflib.get_close_matches(scheme.lower(), KNOWN_SCHEMES, n=1, cutoff=0.7)
+    if close:
+        return StoreError(
+            f"store URL scheme {scheme.lower()!r} is not supported (did you mean {close[0]}://?): "
+            f"use {ACCEPTED_URLS}"
+        )
+    if scheme.lower() in _NAMED_SCHEMES:
+        return StoreError(
+            f"store URL scheme {scheme.lower()!r} is not supported: use {ACCEPTED_URLS}"
+        )
+    return StoreError(f"the store URL's scheme is not supported: use {ACCEPTED_URLS}")
 
 
 def stale_offset_message(new: Checkpoint, stored_offset: int) -> str:
@@ -178,7 +278,9 @@ def open_store(url: str, *, create: bool = True) -> OutcomeStore:
     them) open a `PostgresStore`; everything `sqlite_path` accepts opens a `SqliteStore`. With
     `create=False` a missing database file, or a PostgreSQL database without the store's tables,
     is an error rather than a new empty store, which is what a reader such as the export wants.
+    The URL's password is registered with the redaction layer first; errors never repeat the URL.
     """
+    register_url(url)
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     if scheme in POSTGRES_SCHEMES or scheme.startswith("postgresql+"):
         from streams.store.postgres import PostgresStore  # noqa: PLC0415 - backends load on demand
@@ -186,11 +288,7 @@ def open_store(url: str, *, create: bool = True) -> OutcomeStore:
         return PostgresStore(url, create=create)
     path = sqlite_path(url)
     if path is None:
-        if not url:
-            raise StoreError(f"the store URL is empty: use {ACCEPTED_URLS}")
-        raise StoreError(
-            f"store URL scheme {scheme!r} is not supported (in {url!r}): use {ACCEPTED_URLS}"
-        )
+        raise _unknown_scheme(url.partition("://")[0])
     from streams.store.sqlite import SqliteStore  # noqa: PLC0415 - backends load on demand
 
     return SqliteStore(path, create=create)

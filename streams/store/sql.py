@@ -122,6 +122,8 @@ class Statements:
     """
 
     def __init__(self, param_marker: str) -> None:
+        self.param_marker = param_marker
+
         def during(column: str) -> str:
             """``column`` in the half-open range [start, end): two parameters."""
             return f"{column} >= {param_marker} AND {column} < {param_marker}"
@@ -172,6 +174,25 @@ class Statements:
         self.delete_checkpoints = (
             f"DELETE FROM checkpoints WHERE consumer_group = {param_marker} "
             f"AND topic = {param_marker}"
+        )
+        # Retention: finished items and calls that began before a moment, with their norm rows,
+        # and feedback given before it. Items still open and calls still waiting stay.
+        old_item = f"i.opened_at < {param_marker} AND NOT i.is_open"
+        old_call = f"c.queued_at < {param_marker} AND c.outcome <> 'waiting'"
+        self.purge: tuple[tuple[str, str], ...] = (
+            (
+                "norm rows",
+                "DELETE FROM norms WHERE EXISTS (SELECT 1 FROM items i WHERE "
+                f"i.municipality = norms.municipality AND i.subject = norms.subject AND {old_item})"
+                " OR EXISTS (SELECT 1 FROM calls c WHERE c.municipality = norms.municipality "
+                f"AND c.subject = norms.subject AND {old_call})",
+            ),
+            ("items", f"DELETE FROM items WHERE opened_at < {param_marker} AND NOT is_open"),
+            (
+                "calls",
+                f"DELETE FROM calls WHERE queued_at < {param_marker} AND outcome <> 'waiting'",
+            ),
+            ("feedback", f"DELETE FROM feedback WHERE given_at < {param_marker}"),
         )
 
 
@@ -262,6 +283,14 @@ class SqlStore(OutcomeStore):
         with self._transaction("delete checkpoints from") as cursor:
             cursor.execute(self.statements.delete_checkpoints, (group, topic))
             return cursor.rowcount
+
+    def purge(self, before: float) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        with self._transaction("purge") as cursor:
+            for what, sql in self.statements.purge:
+                cursor.execute(sql, (before,) * sql.count(self.statements.param_marker))
+                counts[what] = cursor.rowcount
+        return counts
 
     def items_opened(self, start: float, end: float) -> list[ItemRecord]:
         return ITEMS.records(self._query("items", self.statements.items_opened, (start, end)))

@@ -123,3 +123,21 @@ class TestGaps:
             assert (info.value.partition, info.value.expected) == (1, 1)
             assert rt.monitor.shards["castricum"].totals.events_total["item.opened"] == 1
             assert rt.next_offset[1] == 1
+
+
+class TestStoreRetention:
+    """The worker applies the store's retention once a day, when it checkpoints."""
+
+    def test_purged_once_a_day(self, tmp_path: Path) -> None:
+        with store_at(tmp_path) as store:
+            rt = runtime(store, now=ts("2024-08-01 12:00"), store_retention=30 * 86_400.0)
+            rt.restore([1])
+            rt.handle(1, 0, opened("f1", "2024-05-13 10:00"))
+            rt.handle(1, 1, event("item.closed", "f1", "2024-05-14 10:00"))
+            rt.handle(1, 2, opened("f2", "2024-07-30 10:00"))
+            assert rt.checkpoint([1]) == 1  # rows written, then the day's purge
+            assert [r.subject for r in store.items_opened(0, 2e9)] == ["f2"]
+            rt.handle(1, 3, opened("f3", "2024-05-13 10:00"))
+            rt.handle(1, 4, event("item.closed", "f3", "2024-05-14 10:00"))
+            rt.checkpoint([1])  # the same day: no second purge
+            assert sorted(r.subject for r in store.items_opened(0, 2e9)) == ["f2", "f3"]
