@@ -51,7 +51,7 @@ td.miss { font-weight: bold; }
 .chart-row { display: grid; grid-template-columns: minmax(0, 61fr) minmax(0, 39fr); gap: 5mm;
   align-items: start; margin-top: 2mm; break-inside: avoid; }
 figure { margin: 0; break-inside: avoid; }
-table.data th, table.data td { white-space: nowrap; }
+table.data th[scope="row"] { white-space: nowrap; }
 figcaption { font-size: 8.5pt; color: #3d3d3d; margin-top: 1mm; }
 svg.chart { width: 100%; height: auto; display: block; }
 .grid2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 4mm 6mm; }
