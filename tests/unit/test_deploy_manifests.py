@@ -297,3 +297,43 @@ class TestKubernetes:
         assert data == files
         for configmap in maps:
             assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+
+
+class TestLeastPrivilege:
+    """No default passwords, no anonymous access, non-root read-only containers, a NetworkPolicy."""
+
+    def test_compose_has_no_default_passwords(self) -> None:
+        text = (DEPLOY / "docker-compose.yml").read_text()
+        assert ":-contactmon}" not in text
+        assert "${CONTACTMON_DB_PASSWORD:?" in text
+        assert "GF_SECURITY_ADMIN_PASSWORD: ${GRAFANA_ADMIN_PASSWORD:?" in text
+
+    def test_grafana_is_not_anonymous_by_default(self, compose: dict[str, Any]) -> None:
+        env = compose["services"]["grafana"]["environment"]
+        assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "${GRAFANA_ANONYMOUS:-false}"
+
+    @pytest.mark.parametrize("service", ["worker", "simulator"])
+    def test_contactmon_containers_are_locked_down(
+        self, compose: dict[str, Any], service: str
+    ) -> None:
+        spec = compose["services"][service]
+        assert spec["user"] == "10001:10001"
+        assert spec["read_only"] is True
+        assert spec["cap_drop"] == ["ALL"]
+        assert "no-new-privileges:true" in spec["security_opt"]
+
+    def test_the_worker_pod_is_locked_down(self) -> None:
+        (deployment,) = [d for _, d in k8s_documents() if d["kind"] == "Deployment"]
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        (container,) = pod["containers"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+
+    def test_a_network_policy_selects_the_workers(self) -> None:
+        (policy,) = [d for _, d in k8s_documents() if d["kind"] == "NetworkPolicy"]
+        assert policy["spec"]["podSelector"]["matchLabels"] == {
+            "app.kubernetes.io/name": "contactmon-worker"
+        }
+        assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
