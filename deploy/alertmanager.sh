@@ -20,7 +20,7 @@
 #   --webhook-url URL  send both webhooks (on-call and ticket) to URL (tests point it at
 #                      their receiver); default: CONTACTMON_AM_ONCALL_URL / _TICKET_URL
 #   --config FILE      the configuration template (default deploy/alertmanager/alertmanager.yml);
-#                      its directory holds templates/*.tmpl and holidays.yml
+#                      its directory holds templates/*.tmpl and non_working_days.yml
 #
 # Environment:
 #   CONTACTMON_STATE              state root (default /tmp/contactmon); an Alertmanager's
@@ -114,7 +114,7 @@ render_config() {
     local template=$1 webhook_url=$2 out=$3 conf_dir fragment oncall ticket smarthost wait interval
     [[ -f $template ]] || die "no configuration template at $template"
     conf_dir=$(cd "$(dirname "$template")" && pwd)
-    fragment=$conf_dir/holidays.yml
+    fragment=$conf_dir/non_working_days.yml
     oncall=${webhook_url:-${CONTACTMON_AM_ONCALL_URL:-https://oncall.example.nl/api/v1/alertmanager}}
     ticket=${webhook_url:-${CONTACTMON_AM_TICKET_URL:-https://tickets.example.nl/api/v1/alertmanager}}
     smarthost=${CONTACTMON_AM_SMARTHOST:-smtp.example.nl:587}
@@ -126,7 +126,7 @@ render_config() {
     check_duration CONTACTMON_AM_GROUP_WAIT "$wait"
     check_duration CONTACTMON_AM_GROUP_INTERVAL "$interval"
     if grep -qx '# @FEESTDAGEN@' "$template"; then
-        [[ -f $fragment ]] || die "$template asks for the holiday list, but there is no $fragment (run deploy/alertmanager/holidays.py)"
+        [[ -f $fragment ]] || die "$template asks for the holiday list, but there is no $fragment (run deploy/alertmanager/non_working_days.py)"
     fi
 
     local -a gate=()

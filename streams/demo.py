@@ -40,14 +40,16 @@ norms:
 
 
 def fast_rules(src: Path, dst: Path, *, for_: str = "2s", interval: str = "1s") -> Path:
-    """The rules of ``src`` with every group evaluated each ``interval`` and every ``for:`` set
-    to ``for_``, written to ``dst``."""
+    """The rules of ``src`` with every group evaluated each ``interval`` and every ``for:`` (and
+    ``keep_firing_for:``) set to ``for_``, written to ``dst``."""
     data = yaml.safe_load(src.read_text(encoding="utf-8"))
     for group in data["groups"]:
         group["interval"] = interval
         for rule in group["rules"]:
             if "alert" in rule and "for" in rule:
                 rule["for"] = for_
+            if "alert" in rule and "keep_firing_for" in rule:
+                rule["keep_firing_for"] = for_
     dst.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return dst
 

@@ -30,6 +30,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from streams.core.calendar import BusinessCalendar
+from streams.core.config import load_norms
 from tests.integration.conftest import REPO, DeployScript, free_ports
 from tests.integration.webhook import Body, WebhookReceiver
 
@@ -37,14 +39,19 @@ pytestmark = pytest.mark.integration
 
 AM_SH = REPO / "deploy" / "alertmanager.sh"
 AM_DIR = REPO / "deploy" / "alertmanager"
-HOLIDAYS_PY = AM_DIR / "holidays.py"
-HOLIDAYS_YML = AM_DIR / "holidays.yml"
-HOLIDAY_YEARS = (2026, 2027)
+NON_WORKING_PY = AM_DIR / "non_working_days.py"
+NON_WORKING_YML = AM_DIR / "non_working_days.yml"
+RULES_FILE = REPO / "alerts" / "contactmon.rules.yml"
+# Regenerate the list when it covers less than this much beyond today (the rules' ticket
+# ContactmonAlertmanagerCalendarEnding comes at half a year; this test a year and a half earlier).
+MIN_COVERAGE_DAYS = 2 * 365
 
 SCRIPT_TIMEOUT_S = 300.0  # a cold start may install the Debian package first
 AMTOOL_TIMEOUT_S = 30.0
 DELIVERY_TIMEOUT_S = 20.0
-QUIET_PERIOD_S = 4.0  # well over the tests' 1s group_wait: what has not come by then won't
+# With a group_wait of 1s and a group_interval of 2s, a notification that was going to come
+# comes within about two intervals: waiting that long for "nothing more" is the condition.
+QUIET_PERIOD_S = 4.0
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 PLACEHOLDER_URL = "http://127.0.0.1:9/placeholder"
@@ -258,13 +265,13 @@ def amsterdam(year: int, month: int, day: int, hour: int, minute: int) -> dateti
     return datetime(year, month, day, hour, minute, tzinfo=AMSTERDAM).astimezone(UTC)
 
 
-# ---- the holiday list ------------------------------------------------------------------
+# ---- the list of days without business pages ------------------------------------------
 
 
 @cache
-def holidays_module() -> ModuleType:
-    """deploy/alertmanager/holidays.py, loaded once from its path (deploy/ is no package)."""
-    spec = importlib.util.spec_from_file_location("contactmon_alertmanager_holidays", HOLIDAYS_PY)
+def non_working_module() -> ModuleType:
+    """deploy/alertmanager/non_working_days.py, loaded once from its path (deploy/ is none)."""
+    spec = importlib.util.spec_from_file_location("contactmon_non_working_days", NON_WORKING_PY)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -273,43 +280,88 @@ def holidays_module() -> ModuleType:
     return module
 
 
-class TestHolidayList:
-    """The checked-in holiday interval is what deploy/alertmanager/holidays.py writes today."""
+def covered_years() -> tuple[int, ...]:
+    years: tuple[int, ...] = non_working_module().covered_years(
+        NON_WORKING_YML.read_text(encoding="utf-8")
+    )
+    return years
+
+
+class TestNonWorkingDays:
+    """The checked-in interval is what the worker's calendar says, for three years ahead."""
 
     def test_checked_in_fragment_is_current(self) -> None:
-        expected = str(holidays_module().render_fragment(HOLIDAY_YEARS))
-        assert HOLIDAYS_YML.read_text(encoding="utf-8") == expected, (
-            "deploy/alertmanager/holidays.yml is stale: run "
-            "python deploy/alertmanager/holidays.py --years 2026 2027"
+        module = non_working_module()
+        years = covered_years()
+        assert len(years) == module.YEARS_AHEAD + 1
+        expected = str(module.render_fragment(load_norms().calendar, years))
+        assert NON_WORKING_YML.read_text(encoding="utf-8") == expected, (
+            "deploy/alertmanager/non_working_days.yml is stale: run "
+            f".venv/bin/python deploy/alertmanager/non_working_days.py --first-year {years[0]}"
         )
 
     def test_check_mode_agrees(self) -> None:
         result = subprocess.run(
-            [sys.executable, str(HOLIDAYS_PY), "--check"],
+            [sys.executable, str(NON_WORKING_PY), "--check"],
             capture_output=True,
             text=True,
             check=False,
-            cwd=HOLIDAYS_PY.parent,  # the script's own directory, where it would shadow itself
         )
         assert result.returncode == 0, result.stderr
 
     def test_check_mode_finds_a_stale_file(self, tmp_path: Path) -> None:
-        stale = tmp_path / "holidays.yml"
-        stale.write_text(HOLIDAYS_YML.read_text(encoding="utf-8").replace("'27'", "'28'"))
-        assert holidays_module().main(["--check", "--out", str(stale)]) == 1
+        stale = tmp_path / "non_working_days.yml"
+        stale.write_text(NON_WORKING_YML.read_text(encoding="utf-8").replace("'27'", "'28'"))
+        rules = tmp_path / "rules.yml"
+        rules.write_text(RULES_FILE.read_text(encoding="utf-8"))
+        assert (
+            non_working_module().main(["--check", "--out", str(stale), "--rules", str(rules)]) == 1
+        )
 
-    def test_lists_every_dutch_holiday_of_the_years(self) -> None:
-        days = holidays_module().public_holidays(HOLIDAY_YEARS)
-        dates = {holiday.day for holiday in days}
-        assert {date(2026, 4, 27), date(2026, 12, 25), date(2027, 5, 6)} <= dates
-        assert {day.year for day in dates} == set(HOLIDAY_YEARS)
-        assert HOLIDAYS_YML.read_text(encoding="utf-8").count("- years:") == len(days)
+    def test_rules_know_where_the_list_ends(self) -> None:
+        """ContactmonAlertmanagerCalendarEnding reads the end the generator wrote."""
+        module = non_working_module()
+        end = module.calendar_end(load_norms().calendar, covered_years())
+        assert f"vector({end})  # written by deploy/alertmanager/non_working_days.py" in (
+            RULES_FILE.read_text(encoding="utf-8")
+        )
+        last = datetime.fromtimestamp(end - 1, AMSTERDAM)
+        assert (last.month, last.day, last.hour) == (12, 31, 23)
 
-    def test_covers_this_year(self) -> None:
-        assert datetime.now(AMSTERDAM).year in HOLIDAY_YEARS, (
-            "the holiday list does not cover this year: regenerate it with "
-            "python deploy/alertmanager/holidays.py --years <this year> <next year> "
-            "and update HOLIDAY_YEARS here"
+    def test_holidays_and_closed_days_from_the_worker_calendar(self) -> None:
+        module = non_working_module()
+        calendar = BusinessCalendar(
+            closed_days=[date(2027, 5, 7)],  # the Friday after Ascension Day 2027
+            open_days=[date(2026, 12, 26)],
+        )
+        days = {entry.day: entry.name for entry in module.non_working_days(calendar, (2026, 2027))}
+        assert days[date(2026, 4, 27)] == "Koningsdag"
+        assert days[date(2027, 5, 6)] == "Hemelvaartsdag"
+        assert days[date(2027, 5, 7)] == "sluitingsdag (normenbestand)"
+        assert date(2026, 12, 26) not in days  # a Saturday anyway, and open
+        assert all(day.weekday() < 5 for day in days)  # weekends are outside office hours
+        assert all(not calendar.is_working_day(day) for day in days)
+        weekdays_off = [
+            date.fromordinal(o)
+            for o in range(date(2026, 1, 1).toordinal(), date(2027, 12, 31).toordinal() + 1)
+            if date.fromordinal(o).weekday() < 5
+            and not calendar.is_working_day(date.fromordinal(o))
+        ]
+        assert sorted(days) == weekdays_off
+
+    def test_fragment_lists_the_default_calendar(self) -> None:
+        days = non_working_module().non_working_days(load_norms().calendar, covered_years())
+        text = NON_WORKING_YML.read_text(encoding="utf-8")
+        assert text.count("- years:") == len(days)
+        assert {date(2026, 4, 27), date(2027, 5, 6)} <= {entry.day for entry in days}
+
+    def test_covers_well_ahead(self) -> None:
+        end = date(covered_years()[-1], 12, 31)
+        left = (end - datetime.now(AMSTERDAM).date()).days
+        assert left >= MIN_COVERAGE_DAYS, (
+            f"the list of days without business pages ends on {end} ({left} days from now): "
+            "regenerate it with .venv/bin/python deploy/alertmanager/non_working_days.py, then "
+            ".venv/bin/python alerts/tests/generate.py"
         )
 
 

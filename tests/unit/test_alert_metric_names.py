@@ -5,11 +5,11 @@ alert: a selector of a metric nobody exports returns nothing, and an alert on no
 fires. The expressions in ``alerts/contactmon.rules.yml`` are parsed with a PromQL parser
 (promql-parser) and checked against what the exporter really produces: the exposition of a
 replayed simulated month (``streams.exposition.render``) and the samples a worker's
-``HealthCollector`` yields. The checker follows the labels through the expression: selectors
-may only match labels their metric has, ``by``/``on``/``group_left`` only name labels their
-operands carry, and operands joined without ``on`` must carry the same labels (otherwise ``and``
-quietly matches nothing). Recording rules are checked in file order and then count as metrics
-with the labels they produce.
+``HealthCollector`` and ``CalendarCollector`` yield. The checker follows the labels through the
+expression: selectors may only match labels their metric has, ``by``/``on``/``group_left`` only
+name labels their operands carry, and operands joined without ``on`` must carry the same labels
+(otherwise ``and`` quietly matches nothing). Recording rules are checked in file order and then
+count as metrics with the labels they produce.
 
 Beside that, every alert must be complete (severity, team, Dutch texts, a runbook section that
 exists) and have promtool cases on both sides (``alerts/tests/*.test.yml``).
@@ -30,6 +30,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from streams.calendar_metrics import CalendarCollector
 from streams.cli import main
 from streams.core.config import load_norms
 from streams.exposition import monitor_registry, render
@@ -66,6 +67,16 @@ def exposition_labels(text: str) -> dict[str, Labels]:
     return {name: frozenset(labels) for name, labels in found.items()}
 
 
+def calendar_labels() -> dict[str, Labels]:
+    """Sample name -> label names of the worker's calendar gauges."""
+    collector = CalendarCollector(load_norms().calendar, now=lambda: WALL)
+    found: dict[str, set[str]] = {}
+    for family in collector.collect():
+        for sample in family.samples:
+            found.setdefault(sample.name, set()).update(sample.labels)
+    return {name: frozenset(labels) for name, labels in found.items()}
+
+
 def health_labels() -> dict[str, Labels]:
     """Sample name -> label names of the worker's health metrics, for one owned partition."""
     stats = PartitionStats(processed=12, skipped=1, last_delay=2.5, last_checkpoint_at=WALL)
@@ -88,7 +99,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Labels]:
     bad.write_bytes(BAD_LINES)
     monitor, _ = replay([month, bad], load_norms(), store_url=None, until=UNTIL, now=WALL)
     text = render(monitor_registry(monitor, now=lambda: UNTIL)).decode()
-    names = {**exposition_labels(text), **health_labels()}
+    names = {**exposition_labels(text), **health_labels(), **calendar_labels()}
     return {name: labels | TARGET_LABELS for name, labels in names.items()}
 
 
@@ -285,6 +296,8 @@ class TestMetricsExist:
             "contact_worker_partitions_owned",
             "contact_worker_events_processed_total",
             "contact_worker_consumer_lag",
+            "contact_calendar_working_day",
+            "contact_calendar_lookback_days",
         } <= used
 
     def test_every_recorded_series_the_rules_read_is_recorded_earlier(self) -> None:
