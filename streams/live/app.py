@@ -22,7 +22,6 @@ from prometheus_client import CollectorRegistry
 
 from events.decode import Rejection
 from streams.calendar_metrics import CalendarCollector
-from streams.calendar_metrics import CalendarCollector
 from streams.exposition import CoreCollector, render
 from streams.live.clients import faust_credentials
 from streams.live.health import HealthCollector
@@ -77,8 +76,6 @@ def create_app(settings: WorkerSettings, runtime: LiveRuntime) -> faust.App:
         return _lag(app, settings.events_topic, runtime, partition)
 
     registry.register(HealthCollector(runtime, lag))
-    # The norms calendar for the alert rules (working day today, working-day windows): issue 10.
-    registry.register(CalendarCollector(runtime.config.calendar))
     # The norms calendar for the alert rules (working day today, working-day windows): issue 10.
     registry.register(CalendarCollector(runtime.config.calendar))
 
