@@ -9,9 +9,16 @@
 # their own broker on a free port next to a developer's.
 #
 # Usage: deploy/kafka.sh install
-#        deploy/kafka.sh start  [--port 9092] [--controller-port PORT] [--data DIR]
+#        deploy/kafka.sh start  [--port 9092] [--controller-port PORT] [--data DIR] [--secure]
 #        deploy/kafka.sh stop   [--port 9092]
 #        deploy/kafka.sh status [--port 9092]
+#
+#   --secure  the client listener is SASL_SSL instead of PLAINTEXT: TLS with a throwaway CA and
+#             broker certificate (openssl, in <state dir>/tls; the CA is tls/ca.pem) and
+#             SCRAM-SHA-512 logins, created when the storage is formatted (deploy/kafka/
+#             secure.properties). Writes <state dir>/client.env (0600): the CONTACTMON_*
+#             settings of a client, password included, for `set -a; . client.env; set +a`.
+#             A storage formatted with --secure is only started with it, and the reverse.
 #
 # Environment:
 #   CONTACTMON_CACHE          jar cache root (default $HOME/.cache/contactmon); the jars go
@@ -20,6 +27,10 @@
 #                             file, logs and (by default) data go to $CONTACTMON_STATE/kafka-<port>
 #   CONTACTMON_KAFKA_VERSION  Kafka version (default: kafka.version in deploy/kafka/pom.xml)
 #   CONTACTMON_KAFKA_START_TIMEOUT  seconds to wait for a started broker (default 60)
+#   CONTACTMON_KAFKA_SCRAM_USER      --secure: the clients' SCRAM user (default contactmon)
+#   CONTACTMON_KAFKA_SCRAM_PASSWORD  --secure: its password, letters, digits and ._~+- (default:
+#                             random, made when the storage is formatted, kept in client.env)
+#   CONTACTMON_TLS_DAYS       --secure: days the throwaway certificates are valid (default 30)
 #   CONTACTMON_ALLOW_APT      0 forbids installing Java or Maven with apt-get (only ever as root)
 #   KAFKA_HEAP_OPTS           JVM heap options (default -Xms256m -Xmx512m)
 #   KAFKA_JVM_OPTS            extra JVM options
@@ -39,6 +50,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly KAFKA_CONF_DIR=$here/kafka
 readonly POM=$KAFKA_CONF_DIR/pom.xml
 readonly TEMPLATE=$KAFKA_CONF_DIR/server.properties
+readonly SECURE_TEMPLATE=$KAFKA_CONF_DIR/secure.properties
+readonly SCRAM_MECHANISM=SCRAM-SHA-512
+readonly BROKER_USER=kafka-broker
 readonly LOG4J_CONFIG=$KAFKA_CONF_DIR/log4j2.yaml
 
 # The Kafka version: the environment's, else the pom's kafka.version property.
@@ -136,6 +150,9 @@ broker_paths() {
     config_file=$state_dir/server.properties
     log_dir=$state_dir/logs
     log_file=$log_dir/server.log
+    tls_dir=$state_dir/tls
+    client_env=$state_dir/client.env
+    secrets_file=$state_dir/secure.secrets
 }
 
 # The pid in the pid file when that process is a live Kafka broker; nothing otherwise.
@@ -149,15 +166,78 @@ broker_ready() {
     port_open "$1" && tail -c "+$(($2 + 1))" "$log_file" | grep 'Kafka Server started' >/dev/null
 }
 
-# Write the broker's server.properties from the template (its comments left out).
+# Write the broker's server.properties from the template (its comments left out); with SECURE
+# (1) the client listener is SASL_SSL and secure.properties is appended. The file is 0600: in
+# secure mode it holds the broker's own SCRAM password.
 render_config() {
-    local port=$1 controller_port=$2 data_dir=$3
-    {
-        printf '# Written by deploy/kafka.sh from %s: edit that, not this.\n' "$TEMPLATE"
-        sed -e '/^#/d' -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" \
-            -e "s|@HOST@|$HOST|g" -e "s|@ADVERTISED_HOST@|$HOST|g" -e "s|@DATA_DIR@|$data_dir|g" \
-            "$TEMPLATE"
-    } >"$config_file"
+    local port=$1 controller_port=$2 data_dir=$3 secure=$4 listener=PLAINTEXT fragment
+    ((secure)) && listener=SASL_SSL
+    (
+        umask 077
+        {
+            printf '# Written by deploy/kafka.sh from %s: edit that, not this.\n' "$TEMPLATE"
+            sed -e '/^#/d' -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" \
+                -e "s|@HOST@|$HOST|g" -e "s|@ADVERTISED_HOST@|$HOST|g" -e "s|@DATA_DIR@|$data_dir|g" \
+                -e "s|@LISTENER@|$listener|g" "$TEMPLATE"
+            if ((secure)); then
+                printf '\n# --- from %s ---\n' "$SECURE_TEMPLATE"
+                fragment=$(sed -e '/^#/d' -e "s|@TLS_DIR@|$tls_dir|g" \
+                    -e "s|@BROKER_USER@|$BROKER_USER|g" "$SECURE_TEMPLATE")
+                # the password by bash, not sed: never on a command line (ps)
+                printf '%s\n' "${fragment//@BROKER_PASSWORD@/$(secret broker)}"
+            fi
+        } >"$config_file"
+    )
+    chmod 600 "$config_file"
+    check_no_placeholders "$config_file"
+}
+
+# ---- --secure: certificates, logins, the clients' settings -----------------------------
+
+# The secret NAME (broker or client) kept in secrets_file (0600), one `name=value` a line.
+secret() {
+    sed -n "s/^$1=//p" "$secrets_file" 2>/dev/null | head -n 1
+}
+
+# Make the TLS files and the SCRAM passwords of the secure broker on PORT (once; the certificates again
+# when they are about to expire), and write client.env.
+prepare_secure() {
+    local port=$1 user=${CONTACTMON_KAFKA_SCRAM_USER:-contactmon} password
+    [[ $user =~ ^[A-Za-z0-9._-]+$ ]] || die "CONTACTMON_KAFKA_SCRAM_USER may hold letters, digits and ._- only"
+    tls_server_cert "$tls_dir" broker
+    (umask 077 && cat "$tls_dir/broker.key" "$tls_dir/broker.pem" >"$tls_dir/broker-keystore.pem")
+    if [[ ! -s $secrets_file ]]; then
+        password=${CONTACTMON_KAFKA_SCRAM_PASSWORD:-$(random_password)}
+        [[ $password =~ ^[A-Za-z0-9._~+-]{8,}$ ]] ||
+            die "CONTACTMON_KAFKA_SCRAM_PASSWORD must be at least 8 letters, digits or ._~+- (it goes into a SCRAM credential)"
+        (umask 077 && printf 'broker=%s\nclient=%s\nuser=%s\n' "$(random_password)" "$password" "$user" >"$secrets_file")
+    elif [[ -n ${CONTACTMON_KAFKA_SCRAM_PASSWORD:-} && $CONTACTMON_KAFKA_SCRAM_PASSWORD != "$(secret client)" ]]; then
+        die "this broker's storage was formatted with another CONTACTMON_KAFKA_SCRAM_PASSWORD: use another --port or --data, or leave it unset"
+    elif [[ -n ${CONTACTMON_KAFKA_SCRAM_USER:-} && $CONTACTMON_KAFKA_SCRAM_USER != "$(secret user)" ]]; then
+        die "this broker's storage was formatted for the SCRAM user $(secret user): use another --port or --data"
+    fi
+    (
+        umask 077
+        printf '%s\n' "# Written by deploy/kafka.sh start --secure: a client's settings for this broker." \
+            "CONTACTMON_BOOTSTRAP_SERVERS=$HOST:$port" \
+            "CONTACTMON_SECURITY_PROTOCOL=SASL_SSL" \
+            "CONTACTMON_SASL_MECHANISM=$SCRAM_MECHANISM" \
+            "CONTACTMON_SASL_USERNAME=$(secret user)" \
+            "CONTACTMON_SASL_PASSWORD=$(secret client)" \
+            "CONTACTMON_SSL_CAFILE=$tls_dir/ca.pem" >"$client_env"
+    )
+}
+
+# Fail when the storage in DATA_DIR was formatted in the other mode (secure or not).
+check_mode() {
+    local data_dir=$1 secure=$2 formatted
+    [[ -f $data_dir/meta.properties && -f $data_dir/contactmon.mode ]] || return 0
+    formatted=$(<"$data_dir/contactmon.mode")
+    if ((secure)) && [[ $formatted != secure ]]; then
+        die "the storage in $data_dir was formatted without --secure (no SCRAM users): use another --port or --data"
+    elif ((!secure)) && [[ $formatted == secure ]]; then
+        die "the storage in $data_dir was formatted with --secure: start it with --secure"
+    fi
 }
 
 # Set java_cmd to the JVM command line that runs a class from the Kafka jars.
@@ -182,9 +262,11 @@ new_cluster_id() {
     printf '%s\n' "$id"
 }
 
-# Format the KRaft storage in DATA_DIR once, with a cluster id kept in the state dir.
+# Format the KRaft storage in DATA_DIR once, with a cluster id kept in the state dir; with
+# SECURE, the SCRAM users are created with it. The command line goes through a java argument
+# file (0600, removed afterwards), so the passwords never show in the process list.
 format_storage() {
-    local data_dir=$1 cluster_id
+    local data_dir=$1 secure=$2 cluster_id args
     if [[ -f $data_dir/meta.properties ]]; then
         return
     fi
@@ -195,11 +277,34 @@ format_storage() {
         printf '%s\n' "$cluster_id" >"$state_dir/cluster.id"
     fi
     say "formatting KRaft storage in $data_dir (cluster id $cluster_id)"
-    if ! "${java_cmd[@]}" kafka.tools.StorageTool format --ignore-formatted \
-        --cluster-id "$cluster_id" --config "$config_file" >>"$log_file" 2>&1; then
+    local -a tool=(kafka.tools.StorageTool format --ignore-formatted --cluster-id "$cluster_id"
+        --config "$config_file")
+    if ((secure)); then
+        tool+=(--add-scram "$SCRAM_MECHANISM=[name=$BROKER_USER,password=$(secret broker)]"
+            --add-scram "$SCRAM_MECHANISM=[name=$(secret user),password=$(secret client)]")
+    fi
+    args=$state_dir/format.args
+    (umask 077 && java_arg_file "${tool[@]}" >"$args")
+    if ! "${java_cmd[@]}" "@$args" >>"$log_file" 2>&1; then
+        rm -f "$args"
         log_tail
         die "formatting the storage in $data_dir failed"
     fi
+    rm -f "$args"
+    if ((secure)); then
+        printf 'secure\n' >"$data_dir/contactmon.mode"
+    else
+        printf 'plaintext\n' >"$data_dir/contactmon.mode"
+    fi
+}
+
+# Each argument quoted for a java @argument file, one a line.
+java_arg_file() {
+    local arg
+    for arg in "$@"; do
+        arg=${arg//\\/\\\\}
+        printf '"%s"\n' "${arg//\"/\\\"}"
+    done
 }
 
 # ---- subcommands -----------------------------------------------------------------------
@@ -209,11 +314,15 @@ cmd_install() {
 }
 
 cmd_start() {
-    local port=$1 controller_port=$2 data_dir=$3 pid timeout started_at log_offset
+    local port=$1 controller_port=$2 data_dir=$3 secure=$4 pid timeout started_at log_offset
     broker_paths "$port"
     pid=$(running_pid)
     if [[ -n $pid ]]; then
+        if ((secure)) && ! grep -q '^listeners=SASL_SSL' "$config_file" 2>/dev/null; then
+            die "a broker without --secure already runs on $HOST:$port (pid $pid): stop it first"
+        fi
         say "already running on $HOST:$port (pid $pid); logs: $log_file"
+        ((secure)) && say_secure
         return 0
     fi
     port_open "$port" && die "port $port is in use by another process (no broker of ours in $state_dir)"
@@ -224,10 +333,12 @@ cmd_start() {
     build_java_cmd
     mkdir -p "$state_dir" "$log_dir" "$data_dir"
     data_dir=$(cd "$data_dir" && pwd)
-    render_config "$port" "$controller_port" "$data_dir"
-    printf '\n=== %s start: port %s, controller port %s, data %s ===\n' \
-        "$(date -Is)" "$port" "$controller_port" "$data_dir" >>"$log_file"
-    format_storage "$data_dir"
+    check_mode "$data_dir" "$secure"
+    ((secure)) && prepare_secure "$port" # client.env and secure.secrets: 0600 each
+    render_config "$port" "$controller_port" "$data_dir" "$secure"
+    printf '\n=== %s start: port %s, controller port %s, data %s%s ===\n' \
+        "$(date -Is)" "$port" "$controller_port" "$data_dir" "$( ((secure)) && printf ', SASL_SSL')" >>"$log_file"
+    format_storage "$data_dir" "$secure"
 
     log_offset=$(stat -c %s "$log_file")
     say "starting Kafka $VERSION on $HOST:$port (controller $HOST:$controller_port, data $data_dir)"
@@ -242,6 +353,14 @@ cmd_start() {
     wait_until_ready "$pid" "$started_at" "$timeout" 0.5 "the broker" \
         "the broker did not answer on $HOST:$port" broker_ready "$port" "$log_offset"
     say "ready on $HOST:$port (pid $pid, after $((SECONDS - started_at))s)"
+    ((secure)) && say_secure
+    return 0
+}
+
+# Where a client of a secure broker finds its settings (never the password itself).
+say_secure() {
+    say "SASL_SSL with $SCRAM_MECHANISM, user $(secret user); CA certificate: $tls_dir/ca.pem"
+    say "client settings (password included, 0600): $client_env"
 }
 
 cmd_stop() {
@@ -255,7 +374,9 @@ cmd_status() {
     broker_paths "$port"
     pid=$(running_pid)
     if [[ -n $pid ]]; then
-        say "running on $HOST:$port (pid $pid, Kafka $VERSION); logs: $log_file"
+        local listener
+        listener=$(sed -n 's|^listeners=\([A-Z_]*\)://.*|\1|p' "$config_file" 2>/dev/null)
+        say "running on $HOST:$port (pid $pid, Kafka $VERSION, ${listener:-PLAINTEXT}); logs: $log_file"
         return 0
     fi
     say "not running on port $port; logs: $log_file"
@@ -264,13 +385,14 @@ cmd_status() {
 
 main() {
     (($# >= 1)) || usage
-    local cmd=$1 port=9092 controller_port="" data_dir=""
+    local cmd=$1 port=9092 controller_port="" data_dir="" secure=0
     shift
     while (($# > 0)); do
         case $1 in
             --port) port=${2:?--port needs a value} && shift 2 ;;
             --controller-port) controller_port=${2:?--controller-port needs a value} && shift 2 ;;
             --data) data_dir=${2:?--data needs a value} && shift 2 ;;
+            --secure) secure=1 && shift ;;
             -h | --help) usage ;;
             *) usage_error "unknown argument: $1" ;;
         esac
@@ -280,10 +402,11 @@ main() {
     [[ $controller_port =~ ^[0-9]+$ ]] || die "--controller-port must be a number"
     [[ $controller_port != "$port" ]] || die "the controller port must differ from the port"
     data_dir=${data_dir:-$STATE_ROOT/kafka-$port/data}
+    ((secure == 0)) || [[ $cmd == start ]] || die "--secure goes with start only"
 
     case $cmd in
         install) cmd_install ;;
-        start) cmd_start "$port" "$controller_port" "$data_dir" ;;
+        start) cmd_start "$port" "$controller_port" "$data_dir" "$secure" ;;
         stop) cmd_stop "$port" ;;
         status) cmd_status "$port" ;;
         -h | --help | help) usage ;;

@@ -9,8 +9,15 @@
 # listens on 127.0.0.1 only, trusts every connection from there (no passwords: a development
 # server), keeps its unix socket inside the state directory, and has a database `contactmon`.
 #
+# With --tls the server takes TCP connections over TLS only (pg_hba `hostssl`; a plain one is
+# refused), with a throwaway CA and server certificate for 127.0.0.1 made with openssl in
+# <state dir>/tls (the CA is tls/ca.pem), TLS 1.2 or newer. The URL it prints then asks for
+# sslmode=verify-full with that CA. With CONTACTMON_PG_PASSWORD set, TCP logins need that
+# password (scram-sha-256; it becomes the superuser's password, and is never printed).
+# The unix socket in the state directory stays trusted: it is how this script talks to it.
+#
 # Usage: deploy/postgres.sh install
-#        deploy/postgres.sh start  [--port 5433] [--data DIR]
+#        deploy/postgres.sh start  [--port 5433] [--data DIR] [--tls]
 #        deploy/postgres.sh stop   [--port 5433]
 #        deploy/postgres.sh status [--port 5433]
 #        deploy/postgres.sh url    [--port 5433]
@@ -22,6 +29,9 @@
 #                             /usr/lib/postgresql/<version>/bin)
 #   CONTACTMON_PG_START_TIMEOUT  seconds to wait for a started server (default 60)
 #   CONTACTMON_ALLOW_APT      0 forbids installing PostgreSQL with apt-get (only ever as root)
+#   CONTACTMON_PG_PASSWORD    TCP logins need this password (letters, digits, ._~+-); unset:
+#                             trusted, no password (rewritten at every start)
+#   CONTACTMON_TLS_DAYS       --tls: days the throwaway certificates are valid (default 30)
 #
 # As root, the cluster belongs to the OS user `postgres` (initdb refuses to run as root), so the
 # state root must be enterable by that user; the script makes it so (chmod 755) when it can.
@@ -114,6 +124,7 @@ server_paths() {
     data_file=$state_dir/data.path
     run_dir=$state_dir/run
     log_file=$state_dir/postgres.log
+    tls_dir=$state_dir/tls
     if [[ -s $data_file ]]; then
         data_dir=$(<"$data_file")
     else
@@ -121,8 +132,15 @@ server_paths() {
     fi
 }
 
+# The URL of the contactmon database (never with a password); with TLS it asks for
+# verify-full against the throwaway CA.
 server_url() {
-    printf 'postgresql://%s@%s:%s/%s\n' "$SUPERUSER" "$HOST" "$1" "$DATABASE"
+    local url
+    url=$(printf 'postgresql://%s@%s:%s/%s' "$SUPERUSER" "$HOST" "$1" "$DATABASE")
+    if [[ -f $data_dir/contactmon.conf ]] && grep -q '^ssl = on' "$data_dir/contactmon.conf"; then
+        url+="?sslmode=verify-full&sslrootcert=$tls_dir/ca.pem"
+    fi
+    printf '%s\n' "$url"
 }
 
 # The postmaster's pid when the cluster in data_dir is running; nothing otherwise.
@@ -156,8 +174,7 @@ prepare_dirs() {
     done
 }
 
-# Create the cluster in data_dir once: UTF-8, C collation, superuser `postgres`, trust on
-# 127.0.0.1 and the private socket only.
+# Create the cluster in data_dir once: UTF-8, C collation, superuser `postgres`.
 init_cluster() {
     [[ -f $data_dir/PG_VERSION ]] && return
     [[ -z $(ls -A "$data_dir") ]] || die "$data_dir is neither empty nor a PostgreSQL cluster"
@@ -168,32 +185,68 @@ init_cluster() {
         log_tail
         die "initdb failed in $data_dir"
     fi
-    as_owner tee "$data_dir/pg_hba.conf" >/dev/null <<'EOF'
-# Written by deploy/postgres.sh: a development server that trusts this machine only.
-# TYPE  DATABASE  USER  ADDRESS       METHOD
-local   all       all                 trust
-host    all       all   127.0.0.1/32  trust
-EOF
     printf "\n# Added by deploy/postgres.sh: port, addresses and socket, rewritten at every start.\ninclude_if_exists = 'contactmon.conf'\n" |
         as_owner tee -a "$data_dir/postgresql.conf" >/dev/null
 }
 
-# Write the settings that depend on how this server is started.
-render_config() {
-    local port=$1
-    printf "%s\nport = %s\nlisten_addresses = '%s'\nunix_socket_directories = '%s'\n" \
-        "# Written by deploy/postgres.sh at every start: edit the script, not this." \
-        "$port" "$HOST" "$run_dir" | as_owner tee "$data_dir/contactmon.conf" >/dev/null
+# Write who may connect (pg_hba.conf), at every start: the private socket is trusted; TCP on
+# 127.0.0.1 is trusted, or needs the password (CONTACTMON_PG_PASSWORD); with TLS (1) only
+# hostssl lines: a connection without TLS is refused.
+render_hba() {
+    local tls=$1 method=trust kind=host
+    [[ -n ${CONTACTMON_PG_PASSWORD:-} ]] && method=scram-sha-256
+    ((tls)) && kind=hostssl
+    {
+        printf '%s\n' "# Written by deploy/postgres.sh at every start: a server for this machine only."
+        printf '%-8s%-10s%-6s%-14s%s\n' "# TYPE" DATABASE USER ADDRESS METHOD \
+            local all all "" trust "$kind" all all 127.0.0.1/32 "$method"
+    } | as_owner tee "$data_dir/pg_hba.conf" >/dev/null
 }
 
-# Create the contactmon database unless it exists.
+# Write the settings that depend on how this server is started; with TLS (1) the server
+# certificate of tls_dir, TLS 1.2 or newer.
+render_config() {
+    local port=$1 tls=$2
+    {
+        printf "%s\nport = %s\nlisten_addresses = '%s'\nunix_socket_directories = '%s'\n" \
+            "# Written by deploy/postgres.sh at every start: edit the script, not this." \
+            "$port" "$HOST" "$run_dir"
+        if ((tls)); then
+            printf "ssl = on\nssl_cert_file = '%s'\nssl_key_file = '%s'\nssl_ca_file = '%s'\n" \
+                "$tls_dir/server.pem" "$tls_dir/server.key" "$tls_dir/ca.pem"
+            printf "ssl_min_protocol_version = 'TLSv1.2'\n"
+        else
+            printf "ssl = off\n"
+        fi
+    } | as_owner tee "$data_dir/contactmon.conf" >/dev/null
+}
+
+# The server's certificate and key, readable by the cluster's owner (the key 0600, its own).
+prepare_tls() {
+    tls_server_cert "$tls_dir" server
+    if is_root; then
+        chown "$OS_USER:" "$tls_dir/server.key" "$tls_dir/server.pem"
+    fi
+}
+
+# Set the superuser's password (over the private socket, from stdin: never on a command line)
+# when CONTACTMON_PG_PASSWORD is set.
+set_password() {
+    local port=$1 password=${CONTACTMON_PG_PASSWORD:-}
+    [[ -n $password ]] || return 0
+    "$BIN/psql" -h "$run_dir" -p "$port" -U "$SUPERUSER" -d postgres -X -q -v ON_ERROR_STOP=1 \
+        >/dev/null <<<"ALTER ROLE $SUPERUSER PASSWORD '$password'" ||
+        die "cannot set the password of $SUPERUSER"
+}
+
+# Create the contactmon database unless it exists (over the private socket, which is trusted).
 ensure_database() {
     local port=$1 found
-    found=$("$BIN/psql" -h "$HOST" -p "$port" -U "$SUPERUSER" -d postgres -X -A -t -q \
+    found=$("$BIN/psql" -h "$run_dir" -p "$port" -U "$SUPERUSER" -d postgres -X -A -t -q \
         -c "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'") ||
         die "cannot query the server on $HOST:$port with psql"
     if [[ -z $found ]]; then
-        "$BIN/psql" -h "$HOST" -p "$port" -U "$SUPERUSER" -d postgres -X -q \
+        "$BIN/psql" -h "$run_dir" -p "$port" -U "$SUPERUSER" -d postgres -X -q \
             -c "CREATE DATABASE $DATABASE" >/dev/null || die "cannot create database $DATABASE"
         say "created database $DATABASE"
     fi
@@ -207,11 +260,17 @@ cmd_install() {
 }
 
 cmd_start() {
-    local port=$1 data_arg=$2 pid timeout started_at
+    local port=$1 data_arg=$2 tls=$3 pid timeout started_at
     ensure_server
     server_paths "$port"
+    if [[ -n ${CONTACTMON_PG_PASSWORD:-} && ! $CONTACTMON_PG_PASSWORD =~ ^[A-Za-z0-9._~+-]{8,}$ ]]; then
+        die "CONTACTMON_PG_PASSWORD must be at least 8 letters, digits or ._~+-"
+    fi
     pid=$(running_pid)
     if [[ -n $pid ]]; then
+        if ((tls)) && ! grep -q '^ssl = on' "$data_dir/contactmon.conf" 2>/dev/null; then
+            die "a server without --tls already runs on $HOST:$port (pid $pid): stop it first"
+        fi
         say "already running on $HOST:$port (pid $pid, data $data_dir); logs: $log_file"
         server_url "$port"
         return 0
@@ -231,7 +290,9 @@ cmd_start() {
     prepare_dirs
     init_cluster
     printf '%s\n' "$data_dir" >"$data_file"
-    render_config "$port"
+    ((tls)) && prepare_tls
+    render_config "$port" "$tls"
+    render_hba "$tls"
 
     say "starting PostgreSQL $(server_version) on $HOST:$port (data $data_dir)"
     say "logs: $log_file"
@@ -256,6 +317,7 @@ cmd_start() {
         fi
         sleep 0.2
     done
+    set_password "$port"
     ensure_database "$port"
     say "ready on $HOST:$port (pid $(running_pid), after $((SECONDS - started_at))s)"
     server_url "$port"
@@ -292,25 +354,27 @@ cmd_status() {
 
 main() {
     (($# >= 1)) || usage
-    local cmd=$1 port=$DEFAULT_PORT data_dir=""
+    local cmd=$1 port=$DEFAULT_PORT data_dir="" tls=0
     shift
     while (($# > 0)); do
         case $1 in
             --port) port=${2:?--port needs a value} && shift 2 ;;
             --data) data_dir=${2:?--data needs a value} && shift 2 ;;
+            --tls) tls=1 && shift ;;
             -h | --help) usage ;;
             *) usage_error "unknown argument: $1" ;;
         esac
     done
     [[ $port =~ ^[0-9]+$ ]] || die "--port must be a number, got '$port'"
     [[ -z $data_dir || $cmd == start ]] || die "--data goes with start only"
+    ((tls == 0)) || [[ $cmd == start ]] || die "--tls goes with start only"
 
     case $cmd in
         install) cmd_install ;;
-        start) cmd_start "$port" "$data_dir" ;;
+        start) cmd_start "$port" "$data_dir" "$tls" ;;
         stop) cmd_stop "$port" ;;
         status) cmd_status "$port" ;;
-        url) server_url "$port" ;;
+        url) server_paths "$port" && server_url "$port" ;;
         -h | --help | help) usage ;;
         *) usage_error "unknown command: $cmd" ;;
     esac

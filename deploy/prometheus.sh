@@ -14,14 +14,22 @@
 # re-renders the configuration and reloads it (rules included).
 #
 # Usage: deploy/prometheus.sh install
-#        deploy/prometheus.sh render [--port 9090] [--config FILE] [--targets HOST:PORT,...] [--alertmanager HOST:PORT]
-#        deploy/prometheus.sh start  [--port 9090] [--config FILE] [--targets HOST:PORT,...] [--alertmanager HOST:PORT]
+#        deploy/prometheus.sh render [--port 9090] [--config FILE] [--targets HOST:PORT,...] [--alertmanager HOST:PORT] [SCRAPE SECURITY]
+#        deploy/prometheus.sh start  [--port 9090] [--config FILE] [--targets HOST:PORT,...] [--alertmanager HOST:PORT] [SCRAPE SECURITY]
 #        deploy/prometheus.sh stop   [--port 9090]
 #        deploy/prometheus.sh status [--port 9090]
 #
-#   --config FILE        the configuration template (default deploy/prometheus/prometheus.yml)
+#   --config FILE        the configuration template (default deploy/prometheus/prometheus.yml, or
+#                        prometheus-secure.yml with the options below)
 #   --targets LIST       the workers' metrics endpoints, comma-separated (default 127.0.0.1:6066)
 #   --alertmanager ADDR  where alerts go (default 127.0.0.1:9093)
+#
+#   SCRAPE SECURITY, all three together, for workers that serve /metrics over TLS with basic auth
+#   (CONTACTMON_METRICS_CERTFILE, _USERNAME, _PASSWORD):
+#   --ca-file FILE                  the CA certificate (PEM) that signed the workers' certificates
+#   --basic-auth-user USER          the workers' CONTACTMON_METRICS_USERNAME
+#   --basic-auth-password-file FILE a file with their CONTACTMON_METRICS_PASSWORD; Prometheus
+#                                   reads it, the password is never in the configuration
 #
 # Environment:
 #   CONTACTMON_STATE                 state root (default /tmp/contactmon); a Prometheus's config,
@@ -49,6 +57,7 @@ readonly STOP_TIMEOUT=30
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly DEFAULT_TEMPLATE=$here/prometheus/prometheus.yml
+readonly SECURE_TEMPLATE=$here/prometheus/prometheus-secure.yml
 RULE_GLOB="$(cd "$here/.." && pwd)/alerts/*.rules.yml" # a glob for Prometheus, not the shell
 readonly RULE_GLOB
 
@@ -108,7 +117,17 @@ check_address() {
     [[ $2 =~ ^[A-Za-z0-9._-]+:[0-9]+$ ]] || die "$1 must be host:port, got '$2'"
 }
 
-# Write the configuration from TEMPLATE into OUT with every @PLACEHOLDER@ replaced.
+# An absolute path to an existing, readable FILE, for OPTION; dies otherwise. Paths go into the
+# configuration between single quotes and through sed, so ' and | are refused.
+readable_file() {
+    local option=$1 file=$2
+    [[ -f $file && -r $file ]] || die "$option: no readable file at $file"
+    [[ $file != *[\'\|]* ]] || die "$option: the path may not contain ' or |"
+    printf '%s\n' "$(cd "$(dirname "$file")" && pwd)/$(basename "$file")"
+}
+
+# Write the configuration from TEMPLATE into OUT with every @PLACEHOLDER@ replaced. The scrape
+# security (CA_FILE, AUTH_USER, PASSWORD_FILE) may be empty: then the template has none of it.
 render_config() {
     local template=$1 targets=$2 alertmanager=$3 out=$4 scrape evaluation target list=""
     [[ -f $template ]] || die "no configuration template at $template"
@@ -137,8 +156,16 @@ render_config() {
             -e "s|@RULE_FILES@|$RULE_GLOB|g" \
             -e "s|@WORKER_TARGETS@|$list|g" \
             -e "s|@ALERTMANAGER@|$alertmanager|g" \
+            -e "s|@CA_FILE@|$CA_FILE|g" \
+            -e "s|@BASIC_AUTH_USER@|$AUTH_USER|g" \
+            -e "s|@PASSWORD_FILE@|$PASSWORD_FILE|g" \
             "$template"
     } >"$tmp"
+    if grep -q "@CA_FILE@\|@BASIC_AUTH_USER@\|@PASSWORD_FILE@" "$template" &&
+        [[ -z $CA_FILE || -z $AUTH_USER || -z $PASSWORD_FILE ]]; then
+        rm -f "$tmp"
+        die "$template scrapes over TLS with basic auth: give --ca-file, --basic-auth-user and --basic-auth-password-file"
+    fi
     check_no_placeholders "$tmp"
     mv "$tmp" "$out"
 }
@@ -248,8 +275,9 @@ cmd_status() {
 
 main() {
     (($# >= 1)) || usage
-    local cmd=$1 port=$DEFAULT_PORT template=$DEFAULT_TEMPLATE targets=$DEFAULT_TARGETS
+    local cmd=$1 port=$DEFAULT_PORT template="" targets=$DEFAULT_TARGETS
     local alertmanager=$DEFAULT_ALERTMANAGER start_options=0
+    CA_FILE="" AUTH_USER="" PASSWORD_FILE=""
     shift
     while (($# > 0)); do
         case $1 in
@@ -257,15 +285,27 @@ main() {
             --config) template=${2:?--config needs a value} && start_options=1 && shift 2 ;;
             --targets) targets=${2:?--targets needs a value} && start_options=1 && shift 2 ;;
             --alertmanager) alertmanager=${2:?--alertmanager needs a value} && start_options=1 && shift 2 ;;
+            --ca-file) CA_FILE=${2:?--ca-file needs a value} && start_options=1 && shift 2 ;;
+            --basic-auth-user) AUTH_USER=${2:?--basic-auth-user needs a value} && start_options=1 && shift 2 ;;
+            --basic-auth-password-file) PASSWORD_FILE=${2:?--basic-auth-password-file needs a value} && start_options=1 && shift 2 ;;
             -h | --help) usage ;;
             *) usage_error "unknown argument: $1" ;;
         esac
     done
     [[ $port =~ ^[0-9]+$ ]] || die "--port must be a number, got '$port'"
     if [[ $cmd != start && $cmd != render ]]; then
-        ((start_options == 0)) || die "--config, --targets and --alertmanager go with start and render only"
+        ((start_options == 0)) || die "--config, --targets, --alertmanager and the scrape security options go with start and render only"
     fi
-    if [[ $template != "$DEFAULT_TEMPLATE" ]]; then
+    if [[ -n $CA_FILE$AUTH_USER$PASSWORD_FILE ]]; then
+        [[ -n $CA_FILE && -n $AUTH_USER && -n $PASSWORD_FILE ]] ||
+            die "--ca-file, --basic-auth-user and --basic-auth-password-file go together"
+        CA_FILE=$(readable_file --ca-file "$CA_FILE")
+        PASSWORD_FILE=$(readable_file --basic-auth-password-file "$PASSWORD_FILE")
+        [[ $AUTH_USER =~ ^[A-Za-z0-9._@-]+$ ]] || die "--basic-auth-user may hold letters, digits and ._@- only"
+        template=${template:-$SECURE_TEMPLATE}
+    fi
+    template=${template:-$DEFAULT_TEMPLATE}
+    if [[ $template != "$DEFAULT_TEMPLATE" && $template != "$SECURE_TEMPLATE" ]]; then
         [[ -f $template ]] || die "--config: no such file: $template"
         template=$(cd "$(dirname "$template")" && pwd)/$(basename "$template")
     fi

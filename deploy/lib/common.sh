@@ -190,3 +190,61 @@ stop_instance() {
     rm -f "$pid_file"
     say "stopped; logs: $log_file"
 }
+
+# ---- throwaway TLS ---------------------------------------------------------------------
+#
+# A certificate authority of one instance's own, and a server certificate it signs for this
+# machine (IP 127.0.0.1, DNS localhost), made with openssl: enough for TLS that clients verify
+# (sslmode=verify-full, Kafka's SASL_SSL with a CA file, Prometheus' tls_config) in development
+# and tests. Never for production: there, certificates come from the organisation's CA.
+
+# Make DIR/ca.pem and DIR/ca.key unless they are there (and valid for another day), and
+# DIR/NAME.pem (certificate) and DIR/NAME.key (PKCS#8 key, unencrypted, 0600) signed by it.
+# CONTACTMON_TLS_DAYS sets how long they are valid (default 30).
+tls_server_cert() {
+    local dir=$1 name=$2 days=${CONTACTMON_TLS_DAYS:-30} log
+    command -v openssl >/dev/null || die "openssl is missing: install it (apt-get install -y openssl)"
+    [[ $days =~ ^[0-9]+$ ]] || die "CONTACTMON_TLS_DAYS must be a number of days, got '$days'"
+    mkdir -p "$dir"
+    chmod 755 "$dir" # the keys are 0600 each; the CA certificate is for everyone
+    log=$dir/openssl.log
+    if ! tls_valid "$dir/ca.pem" || [[ ! -s $dir/ca.key ]]; then
+        say "making a throwaway CA in $dir"
+        rm -f "$dir/ca.pem" "$dir/ca.key" "$dir/$name.pem"
+        (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days "$days" \
+            -subj "/CN=contactmon throwaway CA" -keyout "$dir/ca.key" -out "$dir/ca.pem" \
+            -addext "basicConstraints=critical,CA:TRUE" \
+            -addext "keyUsage=critical,keyCertSign,cRLSign" \
+            -addext "subjectKeyIdentifier=hash" >"$log" 2>&1) ||
+            { cat "$log" >&2; die "openssl could not make the CA in $dir"; }
+        chmod 644 "$dir/ca.pem"
+    fi
+    if ! tls_valid "$dir/$name.pem" || [[ ! -s $dir/$name.key ]]; then
+        say "making the certificate $dir/$name.pem for 127.0.0.1 and localhost"
+        printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=critical,CA:FALSE" \
+            "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" \
+            "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid,issuer" >"$dir/$name.ext"
+        (umask 077 && openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=127.0.0.1" \
+            -keyout "$dir/$name.key" -out "$dir/$name.csr" >"$log" 2>&1 &&
+            openssl x509 -req -sha256 -days "$days" -in "$dir/$name.csr" -CA "$dir/ca.pem" \
+                -CAkey "$dir/ca.key" -CAcreateserial -extfile "$dir/$name.ext" \
+                -out "$dir/$name.pem" >>"$log" 2>&1) ||
+            { cat "$log" >&2; die "openssl could not make the certificate $dir/$name.pem"; }
+        chmod 644 "$dir/$name.pem"
+        rm -f "$dir/$name.csr" "$dir/$name.ext"
+    fi
+}
+
+# True when the certificate FILE exists and is valid for at least another day.
+tls_valid() {
+    [[ -s $1 ]] && openssl x509 -checkend 86400 -noout -in "$1" >/dev/null 2>&1
+}
+
+# A random password of 32 letters and digits (for logins that only scripts and tests use).
+random_password() {
+    local password=""
+    while ((${#password} < 32)); do
+        password+=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+    done
+    printf '%s\n' "${password:0:32}"
+}

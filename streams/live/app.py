@@ -4,8 +4,10 @@ One agent (concurrency 1: Faust can commit past unprocessed messages otherwise) 
 of ``contact.events`` and hands (partition, offset, bytes) to the runtime; rejected events go to
 the dead-letter topic with their reason in the headers. Two timers sweep deadlines on the wall
 clock (only partitions whose consumer has caught up) and write checkpoints. Rebalance signals
-restore and release partitions; ``/metrics`` on Faust's web server exposes the contract's metrics
-of the owned partitions plus the pipeline's health.
+restore and release partitions; ``/metrics`` exposes the contract's metrics of the owned partitions
+plus the pipeline's health, served by our own small server (`streams.live.web`, with optional TLS
+and basic auth). Faust's web server is off, and Faust reads no environment variable (``env={}``):
+it is configured from the ``CONTACTMON_*`` settings only.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import Any
 import faust
 import structlog
 from faust.types import TP
-from faust.web import Request, Response, View
 from prometheus_client import CollectorRegistry
 
 from events.decode import Rejection
@@ -27,17 +28,18 @@ from streams.live.clients import faust_credentials
 from streams.live.health import HealthCollector
 from streams.live.runtime import LiveRuntime, OffsetGap
 from streams.live.settings import WorkerSettings
+from streams.live.web import MetricsServer
 from streams.logs import RejectionLog
 
 log = structlog.get_logger(__name__)
 
-# prometheus_client's CONTENT_TYPE_LATEST without "; charset=utf-8", which aiohttp refuses here
-# (UTF-8 is the format's default anyway)
-EXPOSITION_TYPE = "text/plain; version=0.0.4"
-
 
 def create_app(settings: WorkerSettings, runtime: LiveRuntime) -> faust.App:
-    """The Faust app, wired to ``runtime``."""
+    """The Faust app, wired to ``runtime``.
+
+    Binds the /metrics address at once: `streams.live.web.WebError` when it cannot (port in use,
+    unusable TLS files).
+    """
     app = faust.App(
         settings.group_id,
         broker=[f"kafka://{server}" for server in settings.servers],
@@ -53,10 +55,9 @@ def create_app(settings: WorkerSettings, runtime: LiveRuntime) -> faust.App:
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
         broker_commit_interval=1.0,
-        web_enabled=True,
-        web_bind=settings.metrics_host,
-        web_port=settings.metrics_port,
-        web_host=settings.metrics_host,
+        web_enabled=False,  # /metrics and /healthz: MetricsServer below; no /router, /table, /graph
+        debug=False,
+        env={},  # Faust's generic variables (WEB_BIND, BROKER_URL, APP_DEBUG, ...) are ignored
         datadir=str(settings.data_dir),
         autodiscover=False,
     )
@@ -158,10 +159,11 @@ def create_app(settings: WorkerSettings, runtime: LiveRuntime) -> faust.App:
     async def on_shutdown(sender: Any, *args: Any, **kwargs: Any) -> None:
         runtime.release(list(runtime.owned))
 
-    @app.page("/metrics")
-    class Metrics(View):
-        async def get(self, request: Request) -> Response:
-            return self.bytes(render(registry), content_type=EXPOSITION_TYPE)
+    metrics = MetricsServer(settings, lambda: render(registry))
+
+    @app.task
+    async def serve_metrics() -> None:  # started with the app; cancelled, and so stopped, with it
+        await metrics.serve()
 
     return app
 

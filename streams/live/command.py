@@ -1,12 +1,25 @@
 """``contactmon worker``: the live stream processor (settings from CONTACTMON_* variables).
 
 The settings part of ``--help`` is generated from `WorkerSettings` (`streams.live.settings_doc`).
+
+Start-up errors a user can fix are one message on stderr and exit code 2, never a traceback and
+never a secret: unusable settings, norms or store, an untrusted Kafka broker certificate, a
+broker without TLS or a refused login (a wrong SASL password: `streams.live.clients.
+check_brokers`), an unreachable broker (`ensure_topics`), a metrics port in use or unusable
+metrics TLS files (`streams.live.web.WebError`).
+
+Faust is configured from the ``CONTACTMON_*`` settings only. Its generic environment variables
+are ignored: the app gets ``env={}`` (`streams.live.app`), and the few that Faust reads when it is
+imported (``FAUST_LOOP``, ``F_DEBUG``, ``FAUST_WEB_PORT``, ...) are removed from this process's
+environment before the import (`ignore_faust_environment`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import MutableMapping
 from functools import partial
 
 import structlog
@@ -14,12 +27,32 @@ import structlog
 from streams.core.config import ConfigError, load_norms
 from streams.live.settings import SettingsError, WorkerSettings, load_settings
 from streams.live.settings_doc import help_text
-from streams.logs import stdlib_logging_config
+from streams.logs import redact, register_settings, stdlib_logging_config
 from streams.store import StoreError, open_store
 
 log = structlog.get_logger(__name__)
 
 EXIT_USAGE = 2
+
+# What faust and mode read from the environment when they are imported (faust/types/_env.py,
+# faust/__init__.py, faust/streams.py, mode/utils/logging.py), each with both of Faust's prefixes.
+_FAUST_IMPORT_NAMES = (
+    "DEBUG",
+    "WORKDIR",
+    "DATADIR",
+    "BLOCKING_TIMEOUT",
+    "FORCE_BLOCKING_TIMEOUT",
+    "CONSOLE_PORT",
+    "STRICT",
+    "WEB_PORT",
+    "F_WEB_BIND",
+    "WEB_TRANSPORT",
+    "LOOP",
+)
+FAUST_IMPORT_VARIABLES = frozenset(
+    [f"{prefix}{name}" for prefix in ("FAUST_", "F_") for name in _FAUST_IMPORT_NAMES]
+    + ["NO_CYTHON", "DEVLOG"]
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,69 +66,81 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def ignore_faust_environment(environ: MutableMapping[str, str] | None = None) -> list[str]:
+    """Remove the variables Faust reads at import time; returns their names (never values)."""
+    environ = os.environ if environ is None else environ
+    ignored = sorted(name for name in environ if name in FAUST_IMPORT_VARIABLES)
+    for name in ignored:
+        del environ[name]
+    return ignored
+
+
+def _fail(message: object) -> int:
+    print(f"contactmon worker: {redact(str(message))}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def run(args: argparse.Namespace) -> int:
+    ignored = ignore_faust_environment()
     import faust  # noqa: PLC0415  (faust is slow to import; only the worker needs it)
 
     from streams.live.app import create_app  # noqa: PLC0415
+    from streams.live.clients import BrokerCheckError, check_brokers  # noqa: PLC0415
     from streams.live.runtime import LiveRuntime  # noqa: PLC0415
     from streams.live.topics import TopicError, ensure_topics, partition_for  # noqa: PLC0415
+    from streams.live.web import WebError  # noqa: PLC0415
 
+    if ignored:
+        log.warning("Faust environment variables ignored", detail=",".join(ignored))
     try:
         settings = load_settings(WorkerSettings)
     except SettingsError as exc:
-        print(f"contactmon worker: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(exc)
+    register_settings(settings)  # every SecretStr and the store URL's password: masked in logs
     try:
         config = load_norms(settings.norms_file)
         store = open_store(settings.store_url)
     except (ConfigError, StoreError) as exc:
-        print(f"contactmon worker: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.rebuild:
-        removed = store.delete_checkpoints(settings.group_id, settings.events_topic)
-        log.info("checkpoints deleted: state is rebuilt from the topic", count=removed)
+        return _fail(exc)
     try:
+        if args.rebuild:
+            removed = store.delete_checkpoints(settings.group_id, settings.events_topic)
+            log.info("checkpoints deleted: state is rebuilt from the topic", count=removed)
+        check_brokers(settings)
         partitions = ensure_topics(settings)[settings.events_topic]
-    except TopicError as exc:
-        print(f"contactmon worker: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    runtime = LiveRuntime(
-        config,
-        store,
-        group=settings.group_id,
-        topic=settings.events_topic,
-        partition_of=partial(partition_for, partitions=partitions),
-        lateness=settings.lateness,
-        dedupe_horizon=settings.dedupe_days * 86_400.0,
-        max_event_bytes=settings.max_event_bytes,
-        store_retention=settings.store_retention_days * 86_400.0,
-        wall_clock=settings.clock == "wall",
-        checkpoint_every=settings.checkpoint_every,
-    )
-    app = create_app(settings, runtime)
+        runtime = LiveRuntime(
+            config,
+            store,
+            group=settings.group_id,
+            topic=settings.events_topic,
+            partition_of=partial(partition_for, partitions=partitions),
+            lateness=settings.lateness,
+            dedupe_horizon=settings.dedupe_days * 86_400.0,
+            max_event_bytes=settings.max_event_bytes,
+            store_retention=settings.store_retention_days * 86_400.0,
+            wall_clock=settings.clock == "wall",
+            checkpoint_every=settings.checkpoint_every,
+        )
+        app = create_app(settings, runtime)
+    except (BrokerCheckError, TopicError, WebError, StoreError) as exc:
+        store.close()
+        return _fail(exc)
     worker = faust.Worker(
         app,
         loglevel=settings.log_level,
         logging_config=stdlib_logging_config(settings.log_level),
         redirect_stdouts=False,
         quiet=True,
+        debug=False,  # not F_DEBUG: no block detector, no aiomonitor console
     )
+    scheme = "https" if settings.metrics_tls else "http"
     log.info(
         "worker starting",
-        path=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
-        store=_redacted(settings.store_url),
+        path=f"{scheme}://{settings.metrics_host}:{settings.metrics_port}/metrics",
+        store=redact(settings.store_url),
     )
     try:
         worker.execute_from_commandline()
     finally:
         store.close()
     return 0
-
-
-def _redacted(url: str) -> str:
-    """A store URL without its password, for the log."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
-    return url

@@ -10,24 +10,43 @@ created when missing, inside a transaction that first takes an advisory lock, so
 starting at once cannot trip over each other's `CREATE TABLE IF NOT EXISTS`. A connection the
 server or the network dropped is opened again on the next call.
 
-Errors never show the password: messages name the database, host and port only.
+Errors never show the password: messages name the database, host and port only. The URL is
+parsed strictly before libpq sees it (a malformed host, port or IPv6 address is a StoreError that
+does not repeat the URL), its passwords (user info and ``?password=``) are registered with the
+redaction layer, and driver errors pass through it too.
+
+TLS: libpq's own URL parameters set it, e.g.
+``postgresql://contactmon@db.example:5432/contactmon?sslmode=verify-full&sslrootcert=/etc/ca.pem``
+encrypts the connection and checks that the server's certificate is signed by that CA and names
+that host. A store on another machine without ``sslmode=verify-full`` is logged as a warning at
+start-up: ``prefer``, libpq's default, accepts an unencrypted connection and any certificate.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit
 
 import psycopg
+import structlog
 from psycopg.conninfo import conninfo_to_dict
 
+from streams.logs import redact as redact_text
+from streams.logs import register_secret, register_url
 from streams.store.base import StoreError
 from streams.store.sql import SCHEMA_VERSION, Cursor, SqlStore, Statements
 
+log = structlog.get_logger(__name__)
+
 CONNECT_TIMEOUT_SECONDS = 10
 DEFAULT_PORT = "5432"
+USAGE = "use postgresql://user@host:port/database (add ?sslmode=verify-full&sslrootcert=CA.pem)"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 SCHEMA_LOCK = 0x636F6E74_6D6F6E00
 """The advisory lock key held while the schema is checked or created ("contmon" in ASCII)."""
@@ -119,22 +138,49 @@ def libpq_url(url: str) -> str:
 
 
 def redact(url: str) -> str:
-    """`url` with its password, if any, replaced by `***`."""
+    """`url` with its passwords (user info, ``password=`` parameters) replaced by `***`."""
+    return redact_text(url)
+
+
+def _split(url: str) -> SplitResult:
+    """`url` split into its parts, strictly; StoreError names the problem, never the URL."""
+    if _CONTROL.search(url) or any(c.isspace() for c in url.partition("?")[0]):
+        raise StoreError(
+            "the store URL is not a PostgreSQL URL that libpq reads (it holds spaces or control "
+            f"characters; percent-encode them): {USAGE}"
+        )
     try:
         parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError as exc:
+        problem = (
+            "its IPv6 host is malformed (a '[' without its ']', or the reverse)"
+            if "IPv6" in str(exc)
+            else "its port is not a number from 0 to 65535"
+            if "Port" in str(exc) or "port" in str(exc)
+            else "it cannot be read as a URL"
+        )
+        raise StoreError(f"the store URL is malformed: {problem}: {USAGE}") from None
+    if parts.fragment:
+        raise StoreError(f"the store URL has a fragment (#...), which libpq refuses: {USAGE}")
+    return parts
+
+
+def _is_local(host: str) -> bool:
+    """Whether `host` is this machine (a socket directory, localhost, a loopback address)."""
+    if not host or host.startswith("/") or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
-        return "(an unreadable URL)"
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"{parts.username or ''}:***@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
+        return False
 
 
 def _one_line(exc: BaseException, password: str | None) -> str:
     """A driver error as one line, with the password (should a message repeat it) blanked."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text.replace(password, "***") if password else text
+    text = text.replace(password, "***") if password else text
+    return redact_text(text)
 
 
 class PostgresStore(SqlStore):
@@ -149,14 +195,18 @@ class PostgresStore(SqlStore):
         create: bool = True,
         connect_timeout: int = CONNECT_TIMEOUT_SECONDS,
     ) -> None:
+        register_url(url)
         self._url = libpq_url(url)
+        parts = _split(self._url)
         try:
             params = conninfo_to_dict(self._url)
         except psycopg.Error as exc:
             raise StoreError(
-                f"store URL {redact(url)!r} is not a PostgreSQL URL that libpq reads "
-                f"({_one_line(exc, None)}): use postgresql://user@host:port/database"
-            ) from exc
+                "the store URL is not a PostgreSQL URL that libpq reads "
+                f"({_one_line(exc, parts.password)}): {USAGE}"
+            ) from None
+        for key in ("password", "sslpassword"):
+            register_secret(params.get(key))
         self._password = str(params["password"]) if params.get("password") else None
         self._timeout = None if "connect_timeout" in params else connect_timeout
         host = params.get("host") or "the local socket"
@@ -164,6 +214,15 @@ class PostgresStore(SqlStore):
         database = params.get("dbname") or params.get("user") or "(the default)"
         self.where = f"database {database} on {host}:{port}"
         self._name = f"the PostgreSQL store ({self.where})"
+        sslmode = str(params.get("sslmode") or os.environ.get("PGSSLMODE") or "prefer")
+        hosts = str(params.get("host") or os.environ.get("PGHOST") or "").split(",")
+        if sslmode != "verify-full" and not all(_is_local(h) for h in hosts):
+            log.warning(
+                "the PostgreSQL store's server is not verified: add sslmode=verify-full and "
+                "sslrootcert=<the CA file> to the store URL",
+                store=self.where,
+                detail=f"sslmode={sslmode}",
+            )
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = self._connect()
         try:
             self._prepare(self._conn, create=create)
