@@ -205,6 +205,11 @@ class BusinessCalendar:
         """The local calendar date of instant ``t``."""
         return date.fromordinal(self.local_ordinal(t))
 
+    def month_number(self, t: float) -> int:
+        """The local month of instant ``t`` as year * 12 + month - 1 (months in a row count up)."""
+        d = self.local_date(t)
+        return d.year * 12 + d.month - 1
+
     def local_ordinal(self, t: float) -> int:
         """The local date of instant ``t`` as ``date.toordinal()``: a cheap key for memos."""
         tables = self._tables

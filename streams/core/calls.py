@@ -12,16 +12,17 @@ from typing import Any
 
 from events.decode import Event
 
+from streams.core.aggregates import COHORT_OUT
 from streams.core.lifecycle import Lifecycle
 from streams.core.state import (
     ABANDONED,
     ANSWERED,
-    BREACHED,
     CALL_ABANDONED,
     PENDING,
     WAITING,
     CallState,
     Subject,
+    is_breach,
     outcome_at,
     with_outcome,
 )
@@ -39,7 +40,7 @@ class CallLifecycle(Lifecycle[CallState]):
         call = CallState(profile, ev.time, key)
         self.totals.events_total["call.queued"] += 1
         self.totals.calls_waiting[profile.channel] += 1
-        self.index_new(subject, deadlines)
+        self.index_new(subject, call, deadlines)
         self.mark_changed(subject)
         return call
 
@@ -85,11 +86,12 @@ class CallLifecycle(Lifecycle[CallState]):
             code = outcome_at(outcomes, pos)
             due = self.deadlines.of(call, n)
             if code == PENDING:
-                self.index.stop_waiting(n, due)
+                self.index.stop_waiting(n, due, call.profile.segment_index)
                 if due is not None and t <= due:
                     outcomes = with_outcome(outcomes, pos, ABANDONED)
-            elif code == BREACHED:
-                self.totals.overdue_decided[n] -= 1  # no longer waiting
+                    self.totals.cohort(n, self.month_of(call), COHORT_OUT)
+            elif is_breach(code):
+                self.totals.overdue(n, call.profile, -1)  # no longer waiting
         call.outcomes = outcomes
         self.finished.append((t, subject))
 

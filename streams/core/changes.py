@@ -5,13 +5,13 @@ from __future__ import annotations
 from streams.core.rows import CallRecord, FeedbackRecord, ItemRecord, NormRecord, OutcomeBatch
 from streams.core.shard import Shard
 from streams.core.state import (
-    BREACHED,
     CALL_OUTCOME_NAMES,
     MET,
     OUTCOME_NAMES,
     PENDING,
     CallState,
     ItemState,
+    is_breach,
     outcome_at,
     unpack_closing,
 )
@@ -72,7 +72,7 @@ def norm_records(shard: Shard, subject: str, st: ItemState | CallState) -> list[
         achieved = st.reached(norm.stage)
         if code == PENDING:
             decided = None
-        elif code == BREACHED:
+        elif is_breach(code):
             decided = due
         elif code == MET:
             decided = achieved

@@ -13,14 +13,15 @@ from typing import Any
 
 from events.decode import Event
 
+from streams.core.aggregates import COHORT_OUT
 from streams.core.lifecycle import Lifecycle
 from streams.core.state import (
-    BREACHED,
     EXCLUDED,
     MET,
     PENDING,
     WITHDRAWN,
     ItemState,
+    is_breach,
     outcome_at,
     pack_closing,
     with_outcome,
@@ -46,7 +47,7 @@ class ItemLifecycle(Lifecycle[ItemState]):
         st = ItemState(profile, ev.time, key)
         self.totals.events_total["item.opened"] += 1
         self.totals.open_items[profile.kind] += 1  # type: ignore[index]
-        self.index_new(subject, deadlines)
+        self.index_new(subject, st, deadlines)
         self.mark_changed(subject)
         return st
 
@@ -108,8 +109,9 @@ class ItemLifecycle(Lifecycle[ItemState]):
             reached = st.reached(self.norms[n].stage)
             if (due is None or t <= due) and (reached is None or reached > t):
                 if reached is None:
-                    self.index.stop_waiting(n, due)
+                    self.index.stop_waiting(n, due, st.profile.segment_index)
                 outcomes = with_outcome(outcomes, pos, EXCLUDED)
+                self.totals.cohort(n, self.month_of(st), COHORT_OUT)
         st.outcomes = outcomes
 
     def reopened(self, st: ItemState, t: float) -> None:
@@ -152,10 +154,10 @@ class ItemLifecycle(Lifecycle[ItemState]):
         for n in pausable:
             code = outcome_at(st.outcomes, positions[n])
             old, was_stopped = before[n]
-            if code == BREACHED:  # decided; a paused item is not overdue while it waits on us
+            if is_breach(code):  # decided; a paused item is not overdue while it waits on us
                 stopped = rules.stopped(st, n)
                 if stopped != was_stopped and self.still_waiting(st, n):
-                    self.totals.overdue_decided[n] += -1 if stopped else 1
+                    self.totals.overdue(n, st.profile, -1 if stopped else 1)
                 continue
             if code != PENDING:
                 continue
@@ -164,9 +166,9 @@ class ItemLifecycle(Lifecycle[ItemState]):
                 continue
             reached = st.reached(self.norms[n].stage)
             if reached is None:
-                self.index.stop_waiting(n, old)
+                self.index.stop_waiting(n, old, st.profile.segment_index)
                 if new is not None:
-                    self.index.add(subject, n, new)
+                    self.index.add(subject, n, new, st.profile.segment_index)
             elif new is not None:
                 self.index.add(subject, n, new, waiting=False)
                 if reached <= new:  # a pause that arrived late moved the deadline past it
@@ -175,4 +177,4 @@ class ItemLifecycle(Lifecycle[ItemState]):
     def decide_late_pause(self, st: ItemState, n: int, reached: float) -> None:
         """A pause that arrived out of order shows that a late-looking stage was in time."""
         st.outcomes = with_outcome(st.outcomes, st.profile.positions[n], MET)
-        self.totals.decided(n, self.norms[n].id, MET, reached)
+        self.count_decision(st, n, MET, reached)

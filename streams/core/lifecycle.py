@@ -14,16 +14,20 @@ from typing import Any, Generic, TypeVar
 
 from events.decode import Event
 
+from streams.core.aggregates import APPLICABLE, COHORT_BREACHED, COHORT_MET
+from streams.core.calendar import CalendarRangeError
 from streams.core.norm_deadlines import NormDeadlines
 from streams.core.parts import ShardParts
 from streams.core.state import (
     BREACHED,
     MET,
     PENDING,
+    VERY_LATE,
     CallState,
     ItemState,
     Profile,
     Subject,
+    is_breach,
     outcome_at,
     with_outcome,
 )
@@ -92,10 +96,18 @@ class Lifecycle(ABC, Generic[S]):
         """
         return [(n, self.deadlines.at_opening(n, opened_at)) for n in profile.norms]
 
-    def index_new(self, subject: str, deadlines: list[tuple[int, float]]) -> None:
-        """A new subject waits for every norm of its profile, under ``deadlines``."""
+    def index_new(self, subject: str, st: Subject, deadlines: list[tuple[int, float]]) -> None:
+        """A new subject waits for every norm of its profile, under ``deadlines``; it joins the
+        cohort of its opening month."""
+        group = st.profile.segment_index
+        month = self.month_of(st)
         for n, due in deadlines:
-            self.index.add(subject, n, due)
+            self.index.add(subject, n, due, group)
+            self.totals.cohort(n, month, APPLICABLE)
+
+    def month_of(self, st: Subject) -> int:
+        """The cohort (local month of opening) ``st`` belongs to."""
+        return self.deadlines.calendar.month_number(st.opened_at)
 
     def before_reaching(
         self, st: Subject, stage: str
@@ -136,27 +148,68 @@ class Lifecycle(ABC, Generic[S]):
             indexed, paused = (due, False) if before is None else before[n]
             if code == PENDING:
                 if previous is None:
-                    self.index.stop_waiting(n, indexed)
+                    self.index.stop_waiting(n, indexed, st.profile.segment_index)
                 if due is not None and t <= due:
                     outcomes = with_outcome(outcomes, pos, MET)
-                    self.totals.decided(n, self.norms[n].id, MET, t)
+                    self.count_decision(st, n, MET, t)
                 elif due is not None and due != indexed:
                     # late, against a deadline it was not indexed under (its pause ended by
                     # reaching the stage): the sweep decides the breach at that deadline
                     self.index.add(subject, n, due, waiting=False)
             elif code == MET and previous is not None:
-                self.totals.decision_moved(n, previous, t)
-            elif code == BREACHED and previous is None and not paused:
-                self.totals.overdue_decided[n] -= 1  # overdue until now
+                self.totals.decision_moved(n, st.profile, previous, t)
+            elif is_breach(code) and previous is None:
+                if not paused:
+                    self.totals.overdue(n, st.profile, -1)  # overdue until now
+                if code == BREACHED and self._past_very_late(st, n, t):
+                    outcomes = with_outcome(outcomes, pos, VERY_LATE)
+                    self.totals.very_late(n, st.profile)
         st.outcomes = outcomes
+
+    def count_decision(self, st: Subject, n: int, code: int, when: float) -> None:
+        """Count a met or breached decision, in the windows and in the subject's cohort."""
+        self.totals.decided(n, st.profile, code, when)
+        field = COHORT_MET if code == MET else COHORT_BREACHED
+        self.totals.cohort(n, self.month_of(st), field)
+
+    def _past_very_late(self, st: Subject, n: int, t: float) -> bool:
+        try:
+            late = self.deadlines.very_late(st, n)
+        except CalendarRangeError:
+            return False  # three times the norm lies past the calendar's years
+        return late is not None and t > late
+
+    def check_very_late(self, st: Subject, n: int, due: float) -> None:
+        """The sweep reached ``due``, when ``st`` would become very late for norm ``n``."""
+        pos = st.profile.positions[n]
+        if outcome_at(st.outcomes, pos) != BREACHED or not self.still_waiting(st, n):
+            return
+        try:
+            late = self.deadlines.very_late(st, n)
+        except CalendarRangeError:
+            return
+        if late == due:  # else stale: a pause moved it, and a newer entry waits
+            st.outcomes = with_outcome(st.outcomes, pos, VERY_LATE)
+            self.totals.very_late(n, st.profile)
 
     def breach(self, subject: str, st: Subject, n: int, due: float) -> None:
         """The sweep found ``st`` still pending for norm ``n`` at its deadline ``due``."""
         pos = st.profile.positions[n]
         st.outcomes = with_outcome(st.outcomes, pos, BREACHED)
-        self.totals.decided(n, self.norms[n].id, BREACHED, due)
-        if self.still_waiting(st, n) and not self.deadlines.stopped(st, n):
-            self.totals.overdue_decided[n] += 1
+        self.count_decision(st, n, BREACHED, due)
+        reached = st.reached(self.norms[n].stage)
+        if reached is not None and self._past_very_late(st, n, reached):  # reached, very late
+            st.outcomes = with_outcome(st.outcomes, pos, VERY_LATE)
+            self.totals.very_late(n, st.profile)
+        if self.still_waiting(st, n):
+            if not self.deadlines.stopped(st, n):
+                self.totals.overdue(n, st.profile, 1)
+            try:
+                late = self.deadlines.very_late(st, n)
+            except CalendarRangeError:
+                late = None
+            if late is not None:  # the sweep looks again then: very late if still waiting
+                self.index.add(subject, n + len(self.norms), late, waiting=False)
         self.mark_changed(subject)
 
     def still_waiting(self, st: Subject, n: int) -> bool:

@@ -9,12 +9,21 @@ A shard that is not passed in (a partition this worker does not own) exports not
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from streams.core.aggregates import (
+    APPLICABLE,
+    COHORT_BREACHED,
+    COHORT_MET,
+    COHORT_OUT,
+    NORM_OUTCOMES,
+    Aggregates,
+)
 from streams.core.shard import Shard
-from streams.core.state import CALL_CHANNELS, EVENT_TYPES, ITEM_KINDS, ITEM_STAGES
-from streams.core.windows import WINDOWS
+from streams.core.state import CALL_CHANNELS, EVENT_TYPES, ITEM_KINDS, ITEM_STAGES, SEGMENTS
+from streams.core.windows import WINDOWS, RollingSums
 
 QUANTILES = (0.5, 0.9)
 
@@ -52,26 +61,42 @@ def _families() -> dict[str, Family]:
         (
             "contact_norm_outcomes",
             "counter",
-            "Norm decisions, met or breached.",
-            ("municipality", "norm", "outcome"),
+            "Norm decisions, met or breached; very_late is the part of breached whose stage was "
+            "not reached within three times the norm's duration.",
+            ("municipality", "norm", "segment", "outcome"),
         ),
         (
             "contact_norm_overdue_items",
             "gauge",
             "Items still waiting for the norm's stage whose deadline has passed.",
-            ("municipality", "norm"),
+            ("municipality", "norm", "segment"),
         ),
         (
             "contact_norm_at_risk_items",
             "gauge",
             "Items still waiting for the norm's stage whose deadline is within one working day.",
+            ("municipality", "norm", "segment"),
+        ),
+        (
+            "contact_norm_month_projection_ratio",
+            "gauge",
+            "Share met of this month's cohort if every undecided item were met (best) or "
+            "breached (worst).",
+            ("municipality", "norm", "bound"),
+        ),
+        (
+            "contact_norm_month_headroom_items",
+            "gauge",
+            "How many more of this month's cohort may be breached before it falls below the "
+            "target; negative when it already has.",
             ("municipality", "norm"),
         ),
         (
             "contact_norm_compliance_ratio",
             "gauge",
-            "Met / decided over the window, by decision time.",
-            ("municipality", "norm", "window"),
+            "Met / decided over the window, by decision time; per segment, and for all segments "
+            "with an empty segment label.",
+            ("municipality", "norm", "segment", "window"),
         ),
         (
             "contact_norm_target_ratio",
@@ -138,6 +163,43 @@ def collect(
     return [*fam.values(), rej]
 
 
+def _compliance(family: Family, m: str, norm: str, per_segment: list[RollingSums]) -> None:
+    """The rolling compliance ratio per segment, and for all segments (an empty segment)."""
+    for window in WINDOWS:
+        all_met = all_decided = 0.0
+        for segment, sums in zip(SEGMENTS, per_segment, strict=True):
+            met, decided = sums.totals(window)
+            all_met, all_decided = all_met + met, all_decided + decided
+            if decided > 0:
+                family.add((m, norm, segment, window), met / decided)
+        if all_decided > 0:
+            family.add((m, norm, "", window), all_met / all_decided)
+
+
+def _projection(
+    fam: dict[str, Family],
+    m: str,
+    norm: str,
+    target: float,
+    totals: Aggregates,
+    n: int,
+    month: int,
+) -> None:
+    """Where this month's cohort ends: best and worst share, and the breaches it can still take."""
+    counts = totals.cohorts.get((n, month))
+    if counts is None:
+        return
+    counted = counts[APPLICABLE] - counts[COHORT_OUT]  # excluded ones are in neither
+    if counted <= 0:
+        return
+    met, breached = counts[COHORT_MET], counts[COHORT_BREACHED]
+    undecided = counted - met - breached
+    fam["contact_norm_month_projection_ratio"].add((m, norm, "best"), (met + undecided) / counted)
+    fam["contact_norm_month_projection_ratio"].add((m, norm, "worst"), met / counted)
+    headroom = math.floor(met + undecided - target * counted + 1e-9)
+    fam["contact_norm_month_headroom_items"].add((m, norm), headroom)
+
+
 def _collect_shard(fam: dict[str, Family], shard: Shard, now: float) -> None:
     m = shard.municipality
     totals = shard.totals
@@ -149,22 +211,24 @@ def _collect_shard(fam: dict[str, Family], shard: Shard, now: float) -> None:
         fam["contact_items_reopened"].add((m, kind), totals.reopened[kind])
     if now > float("-inf"):
         shard.advance_windows(now)
+    nothing = [[0] * len(SEGMENTS) for _ in shard.norms]
     if shard.last_event_time is None:  # nothing seen yet: no clock to measure deadlines against
-        overdue, at_risk = [0] * len(shard.norms), [0] * len(shard.norms)
+        overdue, at_risk = nothing, nothing
     else:
         overdue, at_risk = shard.waiting_by_norm(now)
     for i, norm in enumerate(shard.norms):
-        for outcome in ("met", "breached"):
-            fam["contact_norm_outcomes"].add(
-                (m, norm.id, outcome), totals.outcomes_total[(norm.id, outcome)]
-            )
-        fam["contact_norm_overdue_items"].add((m, norm.id), overdue[i])
-        fam["contact_norm_at_risk_items"].add((m, norm.id), at_risk[i])
+        for s, segment in enumerate(SEGMENTS):
+            for outcome in NORM_OUTCOMES:
+                fam["contact_norm_outcomes"].add(
+                    (m, norm.id, segment, outcome),
+                    totals.outcomes_total[(norm.id, segment, outcome)],
+                )
+            fam["contact_norm_overdue_items"].add((m, norm.id, segment), overdue[i][s])
+            fam["contact_norm_at_risk_items"].add((m, norm.id, segment), at_risk[i][s])
         fam["contact_norm_target_ratio"].add((m, norm.id), norm.target)
-        for window in WINDOWS:
-            met, decided = totals.compliance[i].totals(window)
-            if decided > 0:
-                fam["contact_norm_compliance_ratio"].add((m, norm.id, window), met / decided)
+        _compliance(fam["contact_norm_compliance_ratio"], m, norm.id, totals.compliance[i])
+        if now > float("-inf"):
+            _projection(fam, m, norm.id, norm.target, totals, i, shard.calendar.month_number(now))
     for kind in ITEM_KINDS:
         for stage in ITEM_STAGES:
             sketch = totals.durations[(kind, stage)]

@@ -26,20 +26,22 @@ from streams.core.deadlines import Unit, deadline, paused_amount
 from streams.core.state import ItemHistory, ItemState, Subject
 
 DeadlineFn = Callable[[float, float], float]  # (opened at, paused amount) -> deadline
+VERY_LATE_FACTOR = 3.0  # "very late": past three times the norm's duration (as Signalen marks it)
 
 
 class NormDeadlines:
     """Deadlines of the norms of one municipality, for its items and calls."""
 
-    __slots__ = ("_fns", "calendar", "norms")
+    __slots__ = ("_fns", "_late_fns", "calendar", "norms")
 
     def __init__(self, norms: tuple[Norm, ...], calendar: BusinessCalendar) -> None:
         self.norms = norms
         self.calendar = calendar
         self._fns = [self._fn(n) for n in norms]
+        self._late_fns = [self._fn(n, VERY_LATE_FACTOR) for n in norms]
 
-    def _fn(self, norm: Norm) -> DeadlineFn:
-        cal, unit, within = self.calendar, norm.unit, norm.within
+    def _fn(self, norm: Norm, factor: float = 1.0) -> DeadlineFn:
+        cal, unit, within = self.calendar, norm.unit, norm.within * factor
         if unit is Unit.SECONDS:
             return lambda opened, paused: opened + within + paused
         if unit is Unit.HOURS:
@@ -53,7 +55,14 @@ class NormDeadlines:
     def of(self, st: Subject, norm: int) -> float | None:
         """The current deadline of ``norm`` for ``st``; None while its clock is stopped (paused
         without having reached the stage)."""
-        fn = self._fns[norm]
+        return self._deadline(self._fns[norm], st, norm)
+
+    def very_late(self, st: Subject, norm: int) -> float | None:
+        """When ``st`` becomes very late for ``norm``: three times the norm's duration after
+        opening (moved by pauses as the deadline is); None while paused."""
+        return self._deadline(self._late_fns[norm], st, norm)
+
+    def _deadline(self, fn: DeadlineFn, st: Subject, norm: int) -> float | None:
         rule = self.norms[norm]
         if not isinstance(st, ItemState) or st.history is None or not st.history.pauses:
             return fn(st.opened_at, 0.0)

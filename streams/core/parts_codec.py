@@ -28,6 +28,7 @@ from streams.core.held import HeldEvents
 from streams.core.parts import Clock, ShardParts
 from streams.core.state import (
     CALL_OUTCOME_NAMES,
+    SEGMENTS,
     CallState,
     ItemHistory,
     ItemState,
@@ -145,19 +146,20 @@ def to_plain(parts: ShardParts) -> Plain:
         "items": items,
         "calls": calls,
         "index": [
-            [n, due, subjects, index.waiting.get((n, due), 0)]
+            [n, due, subjects, index.waiting.get((n, due))]
             for (n, due), subjects in index.buckets.items()
         ],
         "totals": {
             "events_total": totals.events_total,
             "duplicates": totals.duplicates,
             "reopened": totals.reopened,
-            "outcomes_total": [[n, o, v] for (n, o), v in totals.outcomes_total.items()],
+            "outcomes_total": [[n, s, o, v] for (n, s, o), v in totals.outcomes_total.items()],
             "calls_total": [[c, o, v] for (c, o), v in totals.calls_total.items()],
             "open_items": totals.open_items,
             "calls_waiting": totals.calls_waiting,
             "overdue_decided": totals.overdue_decided,
-            "compliance": [w.to_plain() for w in totals.compliance],
+            "compliance": [[w.to_plain() for w in per] for per in totals.compliance],
+            "cohorts": [[n, month, counts] for (n, month), counts in totals.cohorts.items()],
             "durations": [[k, s, w.to_plain()] for (k, s), w in totals.durations.items()],
             "satisfaction": [[c, w.to_plain()] for c, w in totals.satisfaction.items()],
         },
@@ -273,11 +275,15 @@ def _profile(row: list[Any], norms: tuple[Norm, ...], parts: ShardParts) -> Prof
 def _load_index(index: DeadlineIndex, rows: list[Any], norm_count: int) -> None:
     for n, due, subjects, waiting in rows:
         norm = _int(n)
-        if not 0 <= norm < norm_count:
+        if not 0 <= norm < 2 * norm_count:  # past norm_count: the very-late checks
             raise ValueError("the deadline index names a norm that does not exist")
         key = (norm, _num(due))
         index.buckets[key] = [_str(s) for s in subjects]
-        index.waiting[key] = _int(waiting)
+        if waiting is not None:
+            counts = [_int(c) for c in waiting]
+            if len(counts) != index.groups:
+                raise ValueError("waiting counts for another number of segments")
+            index.waiting[key] = counts
     index.heap = sorted((due, n) for n, due in index.buckets)  # a sorted list is a heap
 
 
@@ -293,20 +299,28 @@ def _load_totals(totals: Aggregates, plain: Plain, norm_ids: tuple[str, ...]) ->
     totals.reopened = _counts(plain["reopened"], list(totals.reopened))
     totals.open_items = _counts(plain["open_items"], list(totals.open_items))
     totals.calls_waiting = _counts(plain["calls_waiting"], list(totals.calls_waiting))
-    for n, o, v in plain["outcomes_total"]:
-        if (n, o) not in totals.outcomes_total:
-            raise ValueError("outcome counter of an unknown norm")
-        totals.outcomes_total[(n, o)] = _int(v)
+    for n, s, o, v in plain["outcomes_total"]:
+        if (n, s, o) not in totals.outcomes_total:
+            raise ValueError("outcome counter of an unknown norm, segment or outcome")
+        totals.outcomes_total[(n, s, o)] = _int(v)
     for c, o, v in plain["calls_total"]:
         if (c, o) not in totals.calls_total:
             raise ValueError("call counter of an unknown channel")
         totals.calls_total[(c, o)] = _int(v)
-    overdue = [_int(v) for v in plain["overdue_decided"]]
+    overdue = [[_int(v) for v in per] for per in plain["overdue_decided"]]
     if len(overdue) != len(norm_ids) or len(plain["compliance"]) != len(norm_ids):
         raise ValueError("per-norm figures for another number of norms")
+    if any(len(per) != len(SEGMENTS) for per in overdue):
+        raise ValueError("per-segment figures for another number of segments")
     totals.overdue_decided = overdue
-    for window, data in zip(totals.compliance, plain["compliance"], strict=True):
-        window.load_plain(data)
+    for windows, data in zip(totals.compliance, plain["compliance"], strict=True):
+        for window, one in zip(windows, data, strict=True):
+            window.load_plain(one)
+    for n, month, counts in plain["cohorts"]:
+        values = [_int(c) for c in counts]
+        if not 0 <= _int(n) < len(norm_ids) or len(values) != 4:
+            raise ValueError("a cohort of an unknown norm")
+        totals.cohorts[(n, _int(month))] = values
     for kind, stage, data in plain["durations"]:
         sketch = totals.durations.get((kind, stage))
         if sketch is None:

@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from events.decode import Event
 
-from streams.core.aggregates import Aggregates
+from streams.core.aggregates import COHORT_MONTHS_KEPT, Aggregates
 from streams.core.calendar import BusinessCalendar, CalendarRangeError
 from streams.core.calls import CallLifecycle
 from streams.core.config import Norm
@@ -35,7 +35,7 @@ from streams.core.lifecycle import Lifecycle
 from streams.core.norm_deadlines import NormDeadlines
 from streams.core.parts import Changes, ShardParts
 from streams.core.seen_keys import DEFAULT_DEDUPE_HORIZON, SeenKeys
-from streams.core.state import CallState, ItemState, Subject, has_key
+from streams.core.state import SEGMENTS, CallState, ItemState, Subject, has_key
 
 S = TypeVar("S", ItemState, CallState)
 
@@ -208,10 +208,26 @@ class Shard:
             if week != clock.housekeeping_week:  # once a week: windows and the feedback horizon
                 clock.housekeeping_week = week
                 self.parts.totals.advance_windows(clock.now)
+                month = self.calendar.month_number(clock.now)
+                self.parts.totals.forget_cohorts_before(month - COHORT_MONTHS_KEPT + 1)
                 self.parts.seen.prune(target - self.dedupe_horizon)
 
     def _decide_bucket(self, n: int, due: float, subjects: list[str]) -> None:
-        """Breach every subject of a due bucket that is still pending with that deadline."""
+        """Breach every subject of a due bucket that is still pending with that deadline.
+
+        Norm indices past the norms are the very-late checks of norm ``n − len(norms)``."""
+        count = len(self.norms)
+        if n >= count:
+            is_call = self.norms[n - count].family == "call"
+            life: Lifecycle[ItemState] | Lifecycle[CallState] = (
+                self.calls_life if is_call else self.items_life
+            )
+            states = self.calls if is_call else self.items
+            for subject in subjects:
+                st = states.get(subject)
+                if st is not None:
+                    life.check_very_late(st, n - count, due)
+            return
         if self.norms[n].family == "call":
             self._breach_due(self.calls_life, self.calls, n, due, subjects)
         else:
@@ -287,14 +303,16 @@ class Shard:
 
     # --- read-outs for metrics ------------------------------------------------------------------
 
-    def waiting_by_norm(self, now: float) -> tuple[list[int], list[int]]:
-        """(overdue, at risk) per norm index at ``now``."""
-        overdue = list(self.parts.totals.overdue_decided)
-        at_risk = [0] * len(self.norms)
+    def waiting_by_norm(self, now: float) -> tuple[list[list[int]], list[list[int]]]:
+        """(overdue, at risk) per norm index and segment index at ``now``."""
+        overdue = [list(per_segment) for per_segment in self.parts.totals.overdue_decided]
+        at_risk = [[0] * len(SEGMENTS) for _ in self.norms]
         horizon = self.calendar.from_working_time(self.calendar.working_time(now) + 1.0)
-        for n, due, count in self.parts.index.waiting_counts():
+        for n, due, group, count in self.parts.index.waiting_counts():
+            if n >= len(self.norms):
+                continue
             if due <= now:
-                overdue[n] += count
+                overdue[n][group] += count
             elif due <= horizon:
-                at_risk[n] += count
+                at_risk[n][group] += count
         return overdue, at_risk

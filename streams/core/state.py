@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Final, get_args
 
-from events.vocabulary import CallChannel, EventType, Kind, Resolution
+from events.vocabulary import CallChannel, EventType, Kind, Resolution, Segment
 
 from streams.core.config import Stage
 
@@ -23,6 +23,7 @@ from streams.core.config import Stage
 ITEM_KINDS: Final = tuple(k.value for k in Kind)
 CALL_CHANNELS: Final = tuple(c.value for c in CallChannel)
 EVENT_TYPES: Final = tuple(t.value for t in EventType)
+SEGMENTS: Final = tuple(s.value for s in Segment)
 RESOLUTIONS: Final = tuple(r.value for r in Resolution)
 WITHDRAWN: Final = frozenset({Resolution.INGETROKKEN.value, Resolution.VERVALLEN.value})
 ITEM_STAGES: Final = tuple(s for s in get_args(Stage) if s != "answer")  # response, resolution
@@ -33,7 +34,15 @@ MET: Final = 1
 BREACHED: Final = 2
 EXCLUDED: Final = 3  # withdrawn before the deadline
 ABANDONED: Final = 4  # a call abandoned within its deadline: in neither met nor breached
-OUTCOME_NAMES: Final = ("pending", "met", "breached", "excluded", "abandoned")
+VERY_LATE: Final = 5  # breached, and its stage not reached within three times the norm's duration
+# The store knows four outcomes: a very late one is a breach there (the metrics count it apart).
+OUTCOME_NAMES: Final = ("pending", "met", "breached", "excluded", "abandoned", "breached")
+
+
+def is_breach(code: int) -> bool:
+    return code in (BREACHED, VERY_LATE)
+
+
 _OUTCOME_BITS: Final = 3
 
 # Where a call stands.
@@ -78,6 +87,7 @@ class Profile:
         "positions",
         "queue",
         "segment",
+        "segment_index",
         "source_system",
         "team",
     )
@@ -98,6 +108,7 @@ class Profile:
         self.kind = kind
         self.channel = channel
         self.segment = segment
+        self.segment_index = SEGMENTS.index(segment)  # the metrics split every norm by it
         self.category = category
         self.source_system = source_system
         self.team = team

@@ -158,6 +158,12 @@ def query(
     return q
 
 
+ALL_SEGMENTS = 'segment=""'
+"""The compliance ratio of all segments together carries an empty segment label."""
+SOME_SEGMENT = 'segment!=""'
+"""The compliance ratio of one segment (inwoner, ondernemer, …)."""
+
+
 def sel(metric: str, *matchers: str) -> str:
     """A PromQL selector: ``sel("m", 'a="x"', 'b=~"$b"')`` is ``m{a="x", b=~"$b"}``."""
     given = [m for m in matchers if m]

@@ -16,15 +16,16 @@ from grafana_foundation_sdk.builders.common import GraphThresholdsStyleConfig
 from grafana_foundation_sdk.builders.dashboard import CustomVariable, Dashboard, QueryVariable
 from grafana_foundation_sdk.builders.stat import Panel as StatPanel
 from grafana_foundation_sdk.builders.table import Panel as TablePanel
-from grafana_foundation_sdk.builders.text import Panel as TextPanel
 from grafana_foundation_sdk.builders.timeseries import Panel as TimeseriesPanel
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.common import GraphThresholdsStyleMode
 
 from events.vocabulary import Channel, Kind
 from streams.dashboards.common import (
+    ALL_SEGMENTS,
     DATASOURCE,
     NEUTRAL,
+    SOME_SEGMENT,
     STATUS_BAD,
     STATUS_OK,
     STATUS_WARN,
@@ -45,7 +46,6 @@ from streams.dashboards.common import (
     sort_by_column,
     stat,
     table,
-    text,
     thresholds,
     timeseries,
     zero_text,
@@ -223,7 +223,14 @@ def _compliance(stage_title: str, stage: str, description: str) -> TimeseriesPan
         axis_label="gehaald binnen termijn",
         queries=[
             query(
-                sel("contact_norm_compliance_ratio", MUNICIPALITY, WINDOW, norm_matcher), "{{norm}}"
+                sel(
+                    "contact_norm_compliance_ratio",
+                    MUNICIPALITY,
+                    WINDOW,
+                    norm_matcher,
+                    ALL_SEGMENTS,
+                ),
+                "{{norm}}",
             ),
             query(sel("contact_norm_target_ratio", MUNICIPALITY, norm_matcher), "{{norm}} (doel)"),
         ],
@@ -438,7 +445,14 @@ def phone_service_level() -> TimeseriesPanel:
         axis_label="opgenomen binnen norm",
         queries=[
             query(
-                sel("contact_norm_compliance_ratio", MUNICIPALITY, WINDOW, norm_matcher), "{{norm}}"
+                sel(
+                    "contact_norm_compliance_ratio",
+                    MUNICIPALITY,
+                    WINDOW,
+                    norm_matcher,
+                    ALL_SEGMENTS,
+                ),
+                "{{norm}}",
             ),
             query(sel("contact_norm_target_ratio", MUNICIPALITY, norm_matcher), "{{norm}} (doel)"),
         ],
@@ -495,16 +509,86 @@ def satisfaction_now() -> StatPanel:
 # --- segments ---------------------------------------------------------------------------------
 
 
-def segments_note() -> TextPanel:
-    """Where the split by segment (entrepreneurs, societal partners) is: the monthly export."""
-    return text(
-        "Ondernemers en maatschappelijke partners",
-        "De live metrics hebben **geen segmentlabel**: een uitsplitsing naar inwoner, "
-        "ondernemer, maatschappelijke partner en onbekend staat in de **maandexport** "
-        "(`contactmon export --month JJJJ-MM`), met per indicator rijen per segment naast de "
-        "rijen voor allen. Dit dashboard verzint daarom geen segmentfilter.\n\n"
-        "Runbooks bij de alerts: zie de link 'Runbooks (alerts)' bovenaan.",
-        height=5,
+def compliance_per_segment() -> TablePanel:
+    """Compliance per norm and segment over the chosen window: are entrepreneurs served as fast?"""
+    expr = (
+        "max by (norm, segment) "
+        f"({sel('contact_norm_compliance_ratio', MUNICIPALITY, WINDOW, SOME_SEGMENT)})"
+    )
+    panel = table(
+        "Naleving per segment (gekozen venster)",
+        "Aandeel gehaald per norm voor inwoners, ondernemers, maatschappelijke partners en "
+        "onbekend, over het gekozen venster. Ontbreekt een segment, dan viel daar nog niets te "
+        "besluiten.",
+        queries=[query(expr, instant=True, table_format=True)],
+        unit="percentunit",
+        width=12,
+        height=10,
+    )
+    rename = {"norm": "Norm", "segment": "Segment", "Value #A": "Gehaald"}
+    return (
+        panel.with_transformation(merge())
+        .with_transformation(organize(rename))
+        .sort_by([sort_by_column("Gehaald", descending=False)])
+    )
+
+
+def overdue_per_segment() -> StatPanel:
+    """Items over their deadline now, per segment (all norms together)."""
+    return stat(
+        "Over termijn per segment",
+        f"Items die nog wachten terwijl de termijn verstreken is, per segment. {COUNT_STEPS_TEXT}",
+        unit="none",
+        queries=[
+            query(
+                f"sum by (segment) ({sel('contact_norm_overdue_items', MUNICIPALITY)})",
+                "{{segment}}",
+            )
+        ],
+        steps=COUNT_STEPS,
+        width=12,
+        height=10,
+        decimals=0,
+    ).mappings(zero_text("geen"))
+
+
+HEADROOM_STEPS = ((None, STATUS_BAD), (0, STATUS_WARN), (3, STATUS_OK))
+
+
+def month_headroom() -> StatPanel:
+    """How many more items of this month's cohort may still be late, per norm."""
+    return stat(
+        "Ruimte deze maand: mag nog te laat",
+        "Hoeveel items die deze maand binnenkwamen nog te laat mogen zijn voordat de maand onder "
+        "het doel eindigt. Negatief (rood): de maand haalt het doel niet meer; 0–2 oranje.",
+        unit="none",
+        queries=[
+            query(
+                f"max by (norm) ({sel('contact_norm_month_headroom_items', MUNICIPALITY)})",
+                "{{norm}}",
+            )
+        ],
+        steps=HEADROOM_STEPS,
+        width=12,
+        height=8,
+        decimals=0,
+    )
+
+
+def month_projection() -> TimeseriesPanel:
+    """Where this month ends: best case (every open item on time) and worst case (all late)."""
+    expr = f"max by (norm, bound) ({sel('contact_norm_month_projection_ratio', MUNICIPALITY)})"
+    return timeseries(
+        "Maandprognose: beste en slechtste uitkomst",
+        "Aandeel op tijd van de items die deze maand binnenkwamen, als elk nog open item op tijd "
+        "('best') of te laat ('worst') wordt afgehandeld. Ligt 'worst' boven het doel, dan is de "
+        "maand binnen; ligt 'best' eronder, dan niet meer.",
+        unit="percentunit",
+        axis_label="aandeel op tijd",
+        queries=[query(expr, "{{norm}} {{bound}}")],
+        max_value=1,
+        width=12,
+        height=8,
     )
 
 
@@ -537,6 +621,7 @@ def dashboard() -> Dashboard:
             ),
             ("Telefoon, chat en balie", [calls_waiting(), calls_per_hour(), phone_service_level()]),
             ("Tevredenheid", [satisfaction_trend(), satisfaction_now()]),
-            ("Segmenten", [segments_note()]),
+            ("Segmenten", [compliance_per_segment(), overdue_per_segment()]),
+            ("Deze maand", [month_headroom(), month_projection()]),
         ],
     )

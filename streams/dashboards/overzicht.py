@@ -15,6 +15,7 @@ from grafana_foundation_sdk.builders.table import Panel as TablePanel
 from grafana_foundation_sdk.builders.timeseries import Panel as TimeseriesPanel
 
 from streams.dashboards.common import (
+    ALL_SEGMENTS,
     COLOUR_TEXT,
     MUNICIPALITY_COLOURS,
     NEUTRAL,
@@ -77,12 +78,15 @@ NORM_COLUMNS = (
     COL_AT_RISK,
 )
 
+PHONE_RATIO_7D = sel(
+    "contact_norm_compliance_ratio", f'norm="{PHONE_NORM}"', 'window="7d"', ALL_SEGMENTS
+)
 COUNT_STEPS = ((None, STATUS_OK), (1, STATUS_WARN), (10, STATUS_BAD))
 COUNT_STEPS_TEXT = "0 is 'geen'; vanaf 1 oranje, vanaf 10 rood."
 
 
 def _ratio(window: str, where: str) -> str:
-    selector = sel("contact_norm_compliance_ratio", where, f'window="{window}"')
+    selector = sel("contact_norm_compliance_ratio", where, f'window="{window}"', ALL_SEGMENTS)
     return f"max by (municipality, norm) ({selector})"
 
 
@@ -220,7 +224,7 @@ def phone_service_level_stat() -> StatPanel:
         unit="percentunit",
         queries=[
             query(
-                f'sort(contact_norm_compliance_ratio{{norm="{PHONE_NORM}", window="7d"}})',
+                f"sort({PHONE_RATIO_7D})",
                 "{{municipality}}",
                 instant=True,
             )
@@ -332,7 +336,7 @@ def phone_trend() -> TimeseriesPanel:
         axis_label="opgenomen binnen norm",
         queries=[
             query(
-                f'contact_norm_compliance_ratio{{norm="{PHONE_NORM}", window="7d"}}',
+                PHONE_RATIO_7D,
                 "{{municipality}}",
             ),
             query(f'contact_norm_target_ratio{{norm="{PHONE_NORM}"}}', "{{municipality}} (doel)"),

@@ -314,6 +314,7 @@ class TestMetricsExist:
         assert exported["contact_norm_outcomes_total"] == TARGET_LABELS | {
             "municipality",
             "norm",
+            "segment",  # contract section 4, version 2
             "outcome",
         }
         assert exported["contact_events_rejected_total"] == TARGET_LABELS | {"reason"}

@@ -6,7 +6,7 @@ import shutil
 import types
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -72,6 +72,9 @@ def exporter() -> Exporter:
     monitor.finish()
     found = Exporter()
     found.add_exposition(render(monitor_registry(monitor)).decode())
+    # in the middle of March, so this month's cohort (projection, headroom) is there too
+    mid_march = datetime(2024, 3, 20, 12, tzinfo=UTC).timestamp()
+    found.add_exposition(render(monitor_registry(monitor, now=lambda: mid_march)).decode())
     fake = types.SimpleNamespace(
         owned={0: PartitionStats(processed=5, skipped=1, last_delay=2.0, last_checkpoint_at=1.0)},
         next_offset={0: 5},
@@ -375,7 +378,7 @@ class TestContent:
         ]
         assert any("contact_norm_compliance_ratio" in q.expr for q in phone)
 
-    def test_gemeente_filters_by_its_variables_and_invents_no_segment(
+    def test_gemeente_filters_by_its_variables_and_splits_by_segment(
         self, boards: dict[str, dict[str, Any]]
     ) -> None:
         board = boards["gemeente"]
@@ -386,7 +389,20 @@ class TestContent:
         assert any('kind=~"$kind"' in e for e in exprs)
         assert any('channel=~"$channel"' in e for e in exprs)
         assert "maandexport" in board["description"]
-        assert not any("segment" in e for e in exprs)
+        assert any("by (segment)" in e for e in exprs)
+        assert any('segment!=""' in e for e in exprs)
+        assert any("contact_norm_month_headroom_items" in e for e in exprs)
+        assert any("contact_norm_month_projection_ratio" in e for e in exprs)
+
+    def test_compliance_ratios_pick_all_segments_or_one(
+        self, boards: dict[str, dict[str, Any]]
+    ) -> None:
+        for board in boards.values():
+            for panel in iter_panels(board):
+                for target in panel.get("targets", []):
+                    expr = target["expr"]
+                    if "contact_norm_compliance_ratio" in expr:
+                        assert 'segment=""' in expr or 'segment!=""' in expr, panel["title"]
 
     def test_gemeente_shows_durations_in_time_units(
         self, boards: dict[str, dict[str, Any]]

@@ -55,6 +55,11 @@ def sample_names(text: str) -> set[str]:
     }
 
 
+UNKNOWN = {"segment": "onbekend"}  # the test events give no segment
+ALL = {"segment": ""}  # the compliance ratio of all segments together
+HEILOO_REACTIE = {"municipality": "heiloo", "norm": "melding-reactie"}
+
+
 class TestCollector:
     """Every contract metric is exported with the values the state holds."""
 
@@ -69,30 +74,36 @@ class TestCollector:
         assert get("contact_events_total", {**c, "type": "item.opened"}) == 2
         assert get("contact_items_open", {**c, "kind": "melding"}) == 2
         assert (
-            get("contact_norm_outcomes_total", {**c, "norm": "melding-reactie", "outcome": "met"})
+            get(
+                "contact_norm_outcomes_total",
+                {**c, "norm": "melding-reactie", "segment": "onbekend", "outcome": "met"},
+            )
             == 1
         )
         assert (
             get(
                 "contact_norm_outcomes_total",
-                {**c, "norm": "melding-reactie", "outcome": "breached"},
+                {**c, "norm": "melding-reactie", "segment": "onbekend", "outcome": "breached"},
             )
             == 1
         )
-        assert get("contact_norm_overdue_items", {**c, "norm": "melding-reactie"}) == 1
+        assert get("contact_norm_overdue_items", {**c, "norm": "melding-reactie", **UNKNOWN}) == 1
         assert (
-            get("contact_norm_compliance_ratio", {**c, "norm": "melding-reactie", "window": "7d"})
+            get(
+                "contact_norm_compliance_ratio",
+                {**c, "norm": "melding-reactie", **ALL, "window": "7d"},
+            )
             == 0.5
         )
         assert (
-            get("contact_norm_compliance_ratio", {**c, "norm": "telefoon-opname", "window": "7d"})
+            get(
+                "contact_norm_compliance_ratio",
+                {**c, "norm": "telefoon-opname", **ALL, "window": "7d"},
+            )
             == 1.0
         )
         assert get("contact_norm_target_ratio", {**c, "norm": "telefoon-opname"}) == 0.8
-        assert (
-            get("contact_norm_at_risk_items", {"municipality": "heiloo", "norm": "melding-reactie"})
-            == 0
-        )
+        assert get("contact_norm_at_risk_items", {**HEILOO_REACTIE, **UNKNOWN}) == 0
         assert get("contact_calls_total", {**c, "channel": "telefoon", "outcome": "answered"}) == 1
         assert get("contact_satisfaction_score", {**c, "channel": "telefoon", "window": "7d"}) == 7
         assert get("contact_events_rejected_total", {"reason": "not_json"}) == 1
@@ -110,10 +121,7 @@ class TestCollector:
         )  # heiloo f3 opened Thursday 16 May; Whit Monday 20 May: deadline end of Wednesday 22 May
         reg = monitor_registry(m, now=lambda: ts("2024-05-22 08:00"))
         assert (
-            reg.get_sample_value(
-                "contact_norm_at_risk_items", {"municipality": "heiloo", "norm": "melding-reactie"}
-            )
-            == 1
+            reg.get_sample_value("contact_norm_at_risk_items", {**HEILOO_REACTIE, **UNKNOWN}) == 1
         )
 
     def test_only_owned_shards_are_exported(self) -> None:

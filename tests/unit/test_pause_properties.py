@@ -15,7 +15,16 @@ from streams.core.config import MonitorConfig, Norm, parse_norms
 from streams.core.deadlines import deadline, paused_amount
 from streams.core.monitor import Monitor
 from streams.core.shard import Shard
-from streams.core.state import BREACHED, MET, OUTCOME_NAMES, PENDING, outcome_at
+from streams.core.state import (
+    BREACHED,
+    MET,
+    OUTCOME_NAMES,
+    PENDING,
+    SEGMENTS,
+    VERY_LATE,
+    is_breach,
+    outcome_at,
+)
 from tests.factories import event
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -76,7 +85,7 @@ def reference(norm: Norm, opened: float, events: list[tuple[float, str]], until:
 def check_bookkeeping(shard: Shard) -> None:
     """Waiting counts, overdue and counters agree with a scan over the items."""
     waiting: Counter[tuple[int, float]] = Counter()
-    overdue = [0] * len(shard.norms)
+    overdue = [[0] * len(SEGMENTS) for _ in shard.norms]
     decided: Counter[tuple[str, str]] = Counter()
     for item in shard.items.values():
         for pos, n in enumerate(item.profile.norms):
@@ -85,15 +94,20 @@ def check_bookkeeping(shard: Shard) -> None:
             due = shard.deadline_of(item, n)
             reached = item.reached(norm.stage)
             if code == PENDING and reached is None and due is not None:
-                waiting[(n, due)] += 1
-            if code == BREACHED and reached is None and not shard.deadlines.stopped(item, n):
-                overdue[n] += 1
-            if code in (MET, BREACHED):
+                waiting[(n, due, item.profile.segment_index)] += 1
+            if is_breach(code) and reached is None and not shard.deadlines.stopped(item, n):
+                overdue[n][item.profile.segment_index] += 1
+            if code in (MET, BREACHED, VERY_LATE):
                 decided[(norm.id, OUTCOME_NAMES[code])] += 1
-    indexed = {(n, due): c for n, due, c in shard.parts.index.waiting_counts()}
+    indexed = {(n, due, g): c for n, due, g, c in shard.parts.index.waiting_counts()}
     assert indexed == dict(waiting)
     assert shard.totals.overdue_decided == overdue
-    assert {k: v for k, v in shard.totals.outcomes_total.items() if v} == dict(decided)
+    counted = {
+        (n, o): shard.totals.outcomes(n, o)
+        for n in shard.totals.norm_ids
+        for o in ("met", "breached")
+    }
+    assert {k: v for k, v in counted.items() if v} == dict(decided)
 
 
 item_events = st.lists(

@@ -26,14 +26,14 @@ def shard(m: Monitor, slug: str = "castricum") -> Shard:
 
 
 def outcome(m: Monitor, norm: str, result: str, slug: str = "castricum") -> int:
-    return shard(m, slug).totals.outcomes_total[(norm, result)]
+    return shard(m, slug).totals.outcomes(norm, result)
 
 
 def overdue_at_risk(m: Monitor, norm: str, now: str) -> tuple[int, int]:
     s = shard(m)
     i = [n.id for n in s.norms].index(norm)
     overdue, at_risk = s.waiting_by_norm(ts(now))
-    return overdue[i], at_risk[i]
+    return sum(overdue[i]), sum(at_risk[i])
 
 
 class TestResponseStage:

@@ -9,7 +9,14 @@ from streams.core.feedback import give_feedback
 from streams.core.held import HeldEvents
 from streams.core.monitor import _key
 from streams.core.seen_keys import SeenKeys
-from streams.core.state import BREACHED, MET, pack_closing, unpack_closing, with_outcome
+from streams.core.state import (
+    BREACHED,
+    MET,
+    Profile,
+    pack_closing,
+    unpack_closing,
+    with_outcome,
+)
 from tests.factories import event
 
 WALL = 4_102_444_800.0
@@ -34,17 +41,18 @@ class TestDeadlineIndex:
         popped = [(n, due, subjects) for n, due, subjects in index.pop_due(20.0)]
         assert popped == [(0, 10.0, ["a"]), (1, 10.0, ["c"]), (0, 20.0, ["b"])]
         assert list(index.pop_due(20.0)) == []
-        assert list(index.waiting_counts()) == [(0, 30.0, 1)]
+        assert list(index.waiting_counts()) == [(0, 30.0, 0, 1)]
 
     def test_stop_waiting_counts_down_and_not_waiting_entries_do_not_count(self) -> None:
-        index = DeadlineIndex()
-        index.add("a", 0, 10.0)
-        index.add("b", 0, 10.0)
+        index = DeadlineIndex(groups=2)
+        index.add("a", 0, 10.0, 1)
+        index.add("b", 0, 10.0, 1)
+        index.add("e", 0, 10.0, 0)
         index.add("c", 0, 10.0, waiting=False)
-        index.stop_waiting(0, 10.0)
+        index.stop_waiting(0, 10.0, 1)
         index.stop_waiting(0, None)  # a paused subject was indexed nowhere
-        assert list(index.waiting_counts()) == [(0, 10.0, 1)]
-        assert [s for _, _, s in index.pop_due(10.0)] == [["a", "b", "c"]]
+        assert list(index.waiting_counts()) == [(0, 10.0, 0, 1), (0, 10.0, 1, 1)]
+        assert [s for _, _, s in index.pop_due(10.0)] == [["a", "b", "e", "c"]]
 
 
 class TestAggregates:
@@ -52,12 +60,14 @@ class TestAggregates:
 
     def test_decisions_and_a_moved_decision(self) -> None:
         totals = Aggregates(("reactie",))
-        totals.decided(0, "reactie", MET, 3600.0)
-        totals.decided(0, "reactie", BREACHED, 7200.0)
-        totals.decision_moved(0, 3600.0, 1800.0)
+        resident = Profile("item", "melding", "app", "inwoner", None, None, None, None, (0,))
+        totals.decided(0, resident, MET, 3600.0)
+        totals.decided(0, resident, BREACHED, 7200.0)
+        totals.decision_moved(0, resident, 3600.0, 1800.0)
         totals.advance_windows(10_000.0)
-        assert totals.outcomes_total == {("reactie", "met"): 1, ("reactie", "breached"): 1}
-        assert list(totals.compliance[0].totals("1d")) == [1, 2]
+        assert totals.outcomes("reactie", "met") == totals.outcomes("reactie", "breached") == 1
+        assert totals.outcomes_total[("reactie", "inwoner", "met")] == 1
+        assert list(totals.compliance[0][0].totals("1d")) == [1, 2]
 
     def test_scores_per_channel(self) -> None:
         totals = Aggregates(())
