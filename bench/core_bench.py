@@ -30,8 +30,10 @@ from pathlib import Path
 import orjson
 
 from bench.report import write_section
+from streams.core import snapshot
 from streams.core.config import load_norms
 from streams.core.monitor import Monitor
+from streams.core.seen_keys import SeenKeys
 
 CACHE = Path(os.environ.get("CONTACTMON_BENCH_CACHE", Path.home() / ".cache" / "contactmon-bench"))
 WALL = 4_102_444_800.0  # 2100-01-01: no simulated event counts as "in the future"
@@ -143,6 +145,32 @@ def bytes_per_open_item(n: int) -> tuple[float, int]:
     return (after - before) / n, open_items
 
 
+def bytes_per_remembered_key(n: int) -> float:
+    """The memory the duplicate horizon costs: bytes per event key of an evicted subject."""
+    seen = SeenKeys()
+    gc.collect()
+    before = rss_bytes()
+    for i in range(n):
+        seen.add(i.to_bytes(8), 86_400.0 * (i % 400))
+    gc.collect()
+    return (rss_bytes() - before) / n
+
+
+def checkpoint_figures(lines: list[bytes]) -> tuple[int, float, float, int]:
+    """Items held, checkpoint bytes, and seconds to write and to read the checkpoint (format 3)."""
+    config = load_norms()
+    monitor = Monitor(config)
+    for line in lines:
+        monitor.process(line, WALL)
+    items = sum(len(s.items) for s in monitor.shards.values())
+    t0 = time.perf_counter()
+    data = snapshot.dump(monitor.shards.values(), config)
+    t1 = time.perf_counter()
+    snapshot.load(data, config)
+    t2 = time.perf_counter()
+    return items, t1 - t0, t2 - t1, len(data)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -166,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         core.append(rate_core(lines))
         print(f"bench: core run {i + 1}: {core[-1]:,.0f} events/s", file=sys.stderr)
     per_item, open_items = bytes_per_open_item(args.open_items)
+    per_key = bytes_per_remembered_key(args.open_items)
+    held, dump_s, load_s, size = checkpoint_figures(lines)
     p, c = statistics.median(parse), statistics.median(core)
     ratios = [ci / pi for ci, pi in zip(core, parse, strict=True)]
     report = "\n".join(
@@ -184,6 +214,11 @@ def main(argv: list[str] | None = None) -> int:
             f"| ratio core / parse-only (median of per-run ratios) "
             f"| {statistics.median(ratios):.3f} |",
             f"| memory per open item ({open_items:,} items open) | {per_item:,.0f} bytes |",
+            f"| memory per remembered event key (duplicate horizon, {args.open_items:,} keys) "
+            f"| {per_key:,.0f} bytes |",
+            f"| checkpoint of the whole replay's state ({held:,} items held): size "
+            f"| {size / 1e6:,.1f} MB ({size / max(held, 1):,.0f} bytes per item) |",
+            f"| checkpoint write / read (JSON, checked) | {dump_s:.2f} s / {load_s:.2f} s |",
         ]
     )
     print(report)

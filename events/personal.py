@@ -51,15 +51,12 @@ _VERDICTS_MAX = 200_000
 
 def personal_data_in(value: str) -> str | None:
     """What kind of personal data ``value`` seems to hold, or None."""
-    if not _MAYBE.search(value):
-        return None
-    try:
+    if value in _VERDICTS:
         return _VERDICTS[value]
-    except KeyError:
-        pass
+    verdict = _check(value) if _MAYBE.search(value) else None
     if len(_VERDICTS) >= _VERDICTS_MAX:
         _VERDICTS.clear()
-    verdict = _VERDICTS[value] = _check(value)
+    _VERDICTS[value] = verdict
     return verdict
 
 
