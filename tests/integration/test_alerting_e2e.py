@@ -4,9 +4,10 @@ Deadlines of days cannot pass in a test, so the worker runs a norms file whose m
 norm is 20 *seconds* (same id, same target), and a generator produces Fixi reports and their
 responses in real time, stamped with the wall clock (`streams.demo`, also behind `make demo`). The
 rules are the shipped `alerts/contactmon.rules.yml` with two changes (`streams.demo.fast_rules`):
-every group evaluates every second and every `for:` is 2 s, so what takes hours takes seconds. The
-Alertmanager configuration is the shipped one, rendered with office hours always open (the test may
-run at night) and short group waits.
+every group evaluates every second and every `for:` (and `keep_firing_for:`) is 2 s, so what
+takes hours takes seconds. The worker exports the norms calendar (`contact_calendar_*`), so the
+rules' working-day windows are those of today. The Alertmanager configuration is the shipped one,
+rendered with office hours always open (the test may run at night) and short group waits.
 """
 
 from __future__ import annotations
