@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -46,29 +45,28 @@ def query(port: int, expr: str) -> list[dict[str, Any]]:
     return result
 
 
+def scalar(port: int, expr: str) -> float | None:
+    """The value of a query that gives one series (a sum, a count), or None while it gives none."""
+    rows = query(port, expr)
+    return float(rows[0]["value"][1]) if rows else None
+
+
+def scrapes(port: int) -> float:
+    """How many times Prometheus has scraped the worker (it has scraped nothing else)."""
+    return scalar(port, 'sum(count_over_time(up{job="contactmon-worker"}[1h]))') or 0.0
+
+
+def scraped_offsets(port: int) -> float:
+    """The worker's next offsets summed, as Prometheus last scraped them: the events processed."""
+    return scalar(port, "sum(contact_worker_next_offset)") or 0.0
+
+
 @pytest.fixture(scope="module")
 def stack(
-    kafka_broker: str, tmp_path_factory: pytest.TempPathFactory
+    kafka_broker: str, simulated_month: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[int, Path]]:
     """A worker fed a simulated month (plus some bad lines), scraped by Prometheus every second."""
     tmp = tmp_path_factory.mktemp("dashboards")
-    month = tmp / "month.jsonl"
-    assert (
-        main(
-            [
-                "simulate",
-                "--start",
-                "2024-03-01",
-                "--months",
-                "1",
-                "--seed",
-                "21",
-                "--out",
-                str(month),
-            ]
-        )
-        == 0
-    )
     names = Names()
     worker = Worker(
         kafka_broker,
@@ -112,17 +110,34 @@ def stack(
         cutoff = datetime.fromisoformat("2024-03-28T18:00:00+01:00")
         kept = [
             line
-            for line in lines_of(month)
+            for line in lines_of(simulated_month)
             if datetime.fromisoformat(orjson.loads(line)["time"]) < cutoff
         ]
         lines = [*kept, *BAD_LINES.values()]
-        # produced over a few scrapes, so rates and increases have samples on both sides
+        # Produced in two halves with a scrape between them, so rates and increases have samples
+        # on both sides of a change.
         half = len(lines) // 2
         produce(kafka_broker, names.events, lines[:half])
-        time.sleep(3)
+        wait_until(
+            f"Prometheus to scrape the first {half} events processed",
+            lambda: scraped_offsets(prom_port) >= half,
+            timeout=60,
+        )
         produce(kafka_broker, names.events, lines[half:])
         wait_until("every event processed", lambda: worker.next_offsets() >= len(lines))
-        time.sleep(20)  # several scrapes after the end, for the [5m]/[15m] rates and the trends
+        wait_until(
+            "Prometheus to scrape every event processed",
+            lambda: scraped_offsets(prom_port) >= len(lines),
+            timeout=60,
+        )
+        # One scrape more: then every series, also one that the last events brought, has two
+        # samples of the final state, which is all a rate or an increase over any window needs.
+        seen = scrapes(prom_port)
+        wait_until(
+            "Prometheus to scrape the final state a second time",
+            lambda: scrapes(prom_port) > seen,
+            timeout=60,
+        )
         everything = tmp / "all.jsonl"
         everything.write_bytes(b"\n".join(lines) + b"\n")
         replayed = ["replay", str(everything), "--no-store", "--lateness", "0"]
@@ -159,7 +174,8 @@ class TestKeyPanelsMatchTheReplay:
         exported = parse((tmp / "replay.prom").read_text())
         for slug in SLUGS:
             rows = query(
-                port, f'contact_norm_compliance_ratio{{municipality="{slug}",window="30d"}}'
+                port,
+                f'contact_norm_compliance_ratio{{municipality="{slug}",window="30d",segment=""}}',
             )
             assert rows
             for row in rows:
@@ -170,6 +186,7 @@ class TestKeyPanelsMatchTheReplay:
                     municipality=slug,
                     norm=labels["norm"],
                     window="30d",
+                    segment="",
                 )
                 assert float(row["value"][1]) == pytest.approx(want)
             overdue = query(port, f'sum(contact_norm_overdue_items{{municipality="{slug}"}})')

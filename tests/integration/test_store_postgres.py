@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -23,11 +22,8 @@ from psycopg import sql
 
 from streams.cli import main
 from streams.store import (
-    CallRecord,
     Checkpoint,
     FeedbackRecord,
-    ItemRecord,
-    NormRecord,
     OutcomeBatch,
     OutcomeStore,
     StoreError,
@@ -35,6 +31,10 @@ from streams.store import (
 )
 from streams.store.postgres import PostgresStore
 from streams.store.sqlite import SCHEMA_VERSION
+from tests.factories import at
+from tests.factories import call_record as call
+from tests.factories import item_record as item
+from tests.factories import norm_record as norm
 from tests.integration.conftest import free_ports
 
 pytestmark = pytest.mark.integration
@@ -44,65 +44,7 @@ GROUP, TOPIC = "contactmon", "contact.events"
 THREAD_DEADLINE_S = 60.0
 
 
-def at(text: str) -> float:
-    """An RFC 3339 time as UTC epoch seconds."""
-    return datetime.fromisoformat(text).timestamp()
-
-
 APRIL = (at("2024-04-01T00:00+02:00"), at("2024-05-01T00:00+02:00"))
-
-
-def item(subject: str, opened: str, municipality: str = "bergen", **changes: Any) -> ItemRecord:
-    row = ItemRecord(
-        municipality=municipality,
-        subject=subject,
-        kind="melding",
-        channel="app",
-        segment="inwoner",
-        category="straatverlichting",
-        source_system="fixi",
-        team=None,
-        opened_at=at(opened),
-        responded_at=None,
-        closed_at=None,
-        resolution=None,
-        upheld=None,
-        reopened=0,
-        is_open=True,
-    )
-    return replace(row, **changes)
-
-
-def norm(subject: str, name: str, family: str = "item", **changes: Any) -> NormRecord:
-    row = NormRecord(
-        municipality="bergen",
-        subject=subject,
-        norm=name,
-        stage="answer" if family == "call" else "response",
-        family=family,
-        deadline=at("2024-04-06T00:00+02:00"),
-        outcome="pending",
-        decided_at=None,
-        achieved_at=None,
-    )
-    return replace(row, **changes)
-
-
-def call(subject: str, queued: str, **changes: Any) -> CallRecord:
-    row = CallRecord(
-        municipality="bergen",
-        subject=subject,
-        channel="telefoon",
-        queue="algemeen",
-        segment="onbekend",
-        queued_at=at(queued),
-        answered_at=None,
-        abandoned_at=None,
-        ended_at=None,
-        resolved=None,
-        outcome="waiting",
-    )
-    return replace(row, **changes)
 
 
 def sample_batch() -> OutcomeBatch:

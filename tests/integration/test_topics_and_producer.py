@@ -32,6 +32,7 @@ from streams.live.producer import (
 from streams.live.settings import KafkaSettings, load_settings
 from streams.live.topics import TopicError, ensure_topics, partition_for
 from tests.integration.conftest import free_ports
+from tests.integration.worker_harness import read_to_end
 
 MUNICIPALITIES = ("bergen", "castricum", "heiloo", "uitgeest")
 CONSUME_DEADLINE_S = 60.0
@@ -85,25 +86,17 @@ def describe(admin: Any, topic: str) -> dict[str, Any]:
 
 
 def consume(settings: KafkaSettings, topic: str, count: int) -> list[Record]:
-    """Every message of ``topic`` from the start: waits for ``count``, then briefly for more."""
+    """Every message of ``topic`` from the start: at least ``count``, and any beyond them that
+    are on the topic (the read goes on to the end of every partition, see `read_to_end`)."""
     consumer = KafkaConsumer(
-        topic,
         **kafka_python_kwargs(settings),
         group_id=f"it-live-{uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
-    records: list[Record] = []
-    try:
-        deadline = time.monotonic() + CONSUME_DEADLINE_S
-        while len(records) < count and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend((r.key, r.value, r.partition, r.offset) for r in batch)
-        for batch in consumer.poll(timeout_ms=1000).values():  # anything beyond `count`
-            records.extend((r.key, r.value, r.partition, r.offset) for r in batch)
-    finally:
-        consumer.close()
-    return records
+    return [
+        (r.key, r.value, r.partition, r.offset)
+        for r in read_to_end(consumer, topic, count, timeout=CONSUME_DEADLINE_S)
+    ]
 
 
 def by_key_in_partition_order(records: list[Record]) -> dict[bytes | None, list[bytes]]:

@@ -32,33 +32,11 @@ EVENT_CLOCK = {"CONTACTMON_CLOCK": "event", "CONTACTMON_LATENESS": "0"}
 
 
 @pytest.fixture(scope="module")
-def month(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("worker") / "month.jsonl"
-    assert (
-        main(
-            [
-                "simulate",
-                "--start",
-                "2024-03-01",
-                "--months",
-                "1",
-                "--seed",
-                "11",
-                "--out",
-                str(path),
-            ]
-        )
-        == 0
-    )
-    return path
-
-
-def replayed(path: Path, tmp: Path) -> Samples:
-    metrics = tmp / "replay.prom"
-    assert (
-        main(["replay", str(path), "--no-store", "--lateness", "0", "--metrics-file", str(metrics)])
-        == 0
-    )
+def replayed(simulated_month: Path, tmp_path_factory: pytest.TempPathFactory) -> Samples:
+    """The contract's series after `contactmon replay` of the simulated month (made once)."""
+    metrics = tmp_path_factory.mktemp("replayed") / "replay.prom"
+    argv = ["replay", str(simulated_month), "--no-store", "--lateness", "0"]
+    assert main([*argv, "--metrics-file", str(metrics)]) == 0
     return contract_only(parse(metrics.read_text()))
 
 
@@ -89,16 +67,21 @@ class TestLiveEqualsReplay:
     """The same file, produced to Kafka and replayed from disk, gives the same metrics."""
 
     def test_same_metrics_for_every_municipality(
-        self, kafka_broker: str, month: Path, tmp_path: Path, workers: list[Worker]
+        self,
+        kafka_broker: str,
+        simulated_month: Path,
+        replayed: Samples,
+        tmp_path: Path,
+        workers: list[Worker],
     ) -> None:
         names = Names()
         store = f"sqlite:///{tmp_path / 'store.sqlite3'}"
         w = new_worker(workers, kafka_broker, names, tmp_path, store, **EVENT_CLOCK)
         wait_until("partitions assigned", lambda: w.owned() == PARTITIONS)
-        n = produce(kafka_broker, names.events, lines_of(month))
+        n = produce(kafka_broker, names.events, lines_of(simulated_month))
         wait_until("every event processed", lambda: all_processed([w], n))
         live = contract_only(w.scrape())
-        assert live == replayed(month, tmp_path)
+        assert live == replayed
         assert total(live, "contact_events_total") == n
 
 
@@ -124,6 +107,7 @@ class TestBadInput:
         n = produce(kafka_broker, names.events, lines)
         wait_until("every event processed", lambda: all_processed([w], n))
         dead = consume_all(kafka_broker, names.dlq, expect=len(BAD_LINES))
+        assert len(dead) == len(BAD_LINES)  # one dead letter per bad line, none twice
         by_reason = {headers["reason"].decode(): value for _, value, headers in dead}
         assert sorted(by_reason) == sorted(BAD_LINES)
         for reason, raw in BAD_LINES.items():
@@ -143,14 +127,19 @@ class TestCrashSafety:
     """SIGKILL in the middle of a run: after a restart nothing is lost and nothing counted twice."""
 
     def test_kill_and_restart_equals_replay(
-        self, kafka_broker: str, month: Path, tmp_path: Path, workers: list[Worker]
+        self,
+        kafka_broker: str,
+        simulated_month: Path,
+        replayed: Samples,
+        tmp_path: Path,
+        workers: list[Worker],
     ) -> None:
         names = Names()
         store = f"sqlite:///{tmp_path / 'store.sqlite3'}"
         env = {**EVENT_CLOCK, "CONTACTMON_CHECKPOINT_EVERY": "1500"}
         first = new_worker(workers, kafka_broker, names, tmp_path, store, **env)
         wait_until("partitions assigned", lambda: first.owned() == PARTITIONS)
-        lines = lines_of(month)
+        lines = lines_of(simulated_month)
         n = produce(kafka_broker, names.events, lines[: len(lines) // 2])
         wait_until("some events processed", lambda: first.next_offsets() >= n // 2)
         first.kill()
@@ -163,19 +152,25 @@ class TestCrashSafety:
         # the restart resumed from a checkpoint: it applied fewer events than the topic holds
         assert total(samples, "contact_worker_next_offset") == len(lines)
         assert total(samples, "contact_worker_events_processed_total") < len(lines)
-        assert contract_only(samples) == replayed(month, tmp_path)
+        assert contract_only(samples) == replayed
 
 
 class TestScaleOut:
     """Two workers share the partitions; each municipality is exported by exactly one of them."""
 
     def test_two_workers_then_one(
-        self, kafka_broker: str, postgres: str, month: Path, tmp_path: Path, workers: list[Worker]
+        self,
+        kafka_broker: str,
+        postgres: str,
+        simulated_month: Path,
+        replayed: Samples,
+        tmp_path: Path,
+        workers: list[Worker],
     ) -> None:
         names = Names()
         a = new_worker(workers, kafka_broker, names, tmp_path, postgres, **EVENT_CLOCK)
         wait_until("a owns every partition", lambda: a.owned() == PARTITIONS)
-        lines = lines_of(month)
+        lines = lines_of(simulated_month)
         half = len(lines) // 2
         produce(kafka_broker, names.events, lines[:half])
         b = new_worker(workers, kafka_broker, names, tmp_path, postgres, **EVENT_CLOCK)
@@ -185,7 +180,7 @@ class TestScaleOut:
         )
         produce(kafka_broker, names.events, lines[half:])
         wait_until("every event processed", lambda: all_processed([a, b], len(lines)))
-        expected = replayed(month, tmp_path)
+        expected = replayed
         sa, sb = contract_only(a.scrape()), contract_only(b.scrape())
         munis_a = {dict(k[1]).get("municipality") for k in sa} - {None}
         munis_b = {dict(k[1]).get("municipality") for k in sb} - {None}

@@ -9,14 +9,16 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import free_ports
+from tests.waiting import wait_until  # the shared helper; tests still import it from here too
 
 CONTACTMON = str(Path(sys.executable).with_name("contactmon"))
 
@@ -44,18 +46,6 @@ def contract_only(samples: Samples) -> Samples:
 def total(samples: Samples, name: str, **labels: str) -> float:
     want = set(labels.items())
     return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
-
-
-def wait_until(
-    what: str, check: Callable[[], bool], timeout: float = 90.0, every: float = 0.5
-) -> None:
-    """Poll ``check`` until true; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 class Names:
@@ -100,17 +90,19 @@ class Worker:
             [CONTACTMON, "worker"], env=self.env, stdout=log, stderr=log, cwd=self.workdir
         )
         wait_until(
-            f"worker on port {self.port} to serve /metrics", self._serving, timeout=60, every=0.3
+            f"the worker on port {self.port} to serve /metrics",
+            self._serving,
+            timeout=60,
+            ignoring=(OSError,),
+            detail=self.log_tail,
         )
         return self
 
     def _serving(self) -> bool:
+        """Whether /metrics answers (an OSError: not yet); a worker that exited fails at once."""
         if self.proc is not None and self.proc.poll() is not None:
             raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log_tail()}")
-        try:
-            self.metrics_text()
-        except OSError:
-            return False
+        self.metrics_text()
         return True
 
     def metrics_text(self) -> str:
@@ -175,23 +167,54 @@ def produce(
     return n
 
 
+def read_to_end(
+    consumer: KafkaConsumer, topic: str, expect: int, timeout: float = 60.0
+) -> list[ConsumerRecord]:
+    """Every record of ``topic`` from the start, once at least ``expect`` have come.
+
+    The read ends when the consumer has reached the end offset of every partition, so a record
+    beyond ``expect`` that is on the topic by then is in the result too: a test that produced and
+    flushed (or saw a worker finish) and then reads can check that nothing more was written,
+    without waiting a quiet period. The consumer is closed afterwards.
+    """
+    try:
+        partitions = wait_until(
+            f"topic {topic} to have partitions", lambda: consumer.partitions_for_topic(topic)
+        )
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        consumer.seek_to_beginning(*assigned)
+        out: list[ConsumerRecord] = []
+
+        def at_the_end() -> bool:
+            for batch in consumer.poll(timeout_ms=200).values():
+                out.extend(batch)
+            if len(out) < expect:
+                return False
+            ends = consumer.end_offsets(assigned)
+            return all(consumer.position(tp) >= ends[tp] for tp in assigned)
+
+        wait_until(
+            f"{expect} records on {topic} and the end of each partition",
+            at_the_end,
+            timeout=timeout,
+            every=0,
+            detail=lambda: f"{len(out)} records read",
+        )
+        return out
+    finally:
+        consumer.close()
+
+
 def consume_all(
     bootstrap: str, topic: str, expect: int, timeout: float = 60.0
 ) -> list[tuple[bytes, bytes, Mapping[str, bytes]]]:
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=2000,
-        group_id=None,
-    )
-    out: list[tuple[bytes, bytes, Mapping[str, bytes]]] = []
-    deadline = time.monotonic() + timeout
-    while len(out) < expect and time.monotonic() < deadline:
-        for msg in consumer:
-            out.append((msg.key, msg.value, dict(msg.headers)))
-    consumer.close()
-    return out
+    """Key, value and headers of every record of ``topic`` (see `read_to_end`)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    return [
+        (record.key, record.value, dict(record.headers))
+        for record in read_to_end(consumer, topic, expect, timeout)
+    ]
 
 
 def lines_of(path: Path) -> list[bytes]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
@@ -21,52 +20,31 @@ from streams.export.indicators import (
     monthly_indicators,
     percentile,
 )
+from tests.factories import at, call_record, feedback_record, item_record, norm_record
 
 CALENDAR = BusinessCalendar()
 APRIL = Month(2024, 4)
 CONFIGURED = ("bergen", "castricum", "heiloo")
 
 
-def at(text: str) -> float:
-    """An RFC 3339 time as UTC epoch seconds."""
-    return datetime.fromisoformat(text).timestamp()
-
-
 def item(
     subject: str, kind: str, channel: str, segment: str, opened: str, **changes: object
 ) -> ItemRecord:
-    row = ItemRecord(
-        municipality="bergen",
-        subject=subject,
-        kind=kind,
-        channel=channel,
-        segment=segment,
-        category="overig",
-        source_system=None,
-        team=None,
-        opened_at=at(opened),
-        responded_at=None,
-        closed_at=None,
-        resolution=None,
-        upheld=None,
-        reopened=0,
-        is_open=True,
+    defaults = {"category": "overig", "source_system": None}
+    return item_record(
+        subject, opened, kind=kind, channel=channel, segment=segment, **{**defaults, **changes}
     )
-    return replace(row, **changes)  # type: ignore[arg-type]
 
 
 def norm(
     subject: str, name: str, outcome: str, deadline: str, achieved: str | None = None
 ) -> NormRecord:
-    return NormRecord(
-        municipality="bergen",
-        subject=subject,
-        norm=name,
+    return norm_record(
+        subject,
+        name,
         stage="resolution" if name.endswith("afhandeling") else "response",
-        family="item",
         deadline=at(deadline),
         outcome=outcome,
-        decided_at=None,
         achieved_at=None if achieved is None else at(achieved),
     )
 
@@ -74,40 +52,33 @@ def norm(
 def call(
     subject: str, channel: str, segment: str, queued: str, outcome: str, *, after: float | None
 ) -> CallRecord:
-    queued_at = at(queued)
-    done = None if after is None else queued_at + after
-    return CallRecord(
-        municipality="bergen",
-        subject=subject,
+    done = None if after is None else at(queued) + after
+    return call_record(
+        subject,
+        queued,
         channel=channel,
         queue=None,
         segment=segment,
-        queued_at=queued_at,
         answered_at=done if outcome == "answered" else None,
         abandoned_at=done if outcome == "abandoned" else None,
-        ended_at=None,
-        resolved=None,
         outcome=outcome,
     )
 
 
 def call_norm(subject: str, queued: str, outcome: str, achieved_after: float | None) -> NormRecord:
     queued_at = at(queued)
-    return NormRecord(
-        municipality="bergen",
-        subject=subject,
-        norm="telefoon-opname",
-        stage="answer",
+    return norm_record(
+        subject,
+        "telefoon-opname",
         family="call",
         deadline=queued_at + 30,
         outcome=outcome,
-        decided_at=None,
         achieved_at=None if achieved_after is None else queued_at + achieved_after,
     )
 
 
 def score(key: str, channel: str, value: int, given: str, where: str = "bergen") -> FeedbackRecord:
-    return FeedbackRecord(where, key, channel, None, value, at(given))
+    return feedback_record(key, given, where, channel=channel, kind=None, score=value)
 
 
 ITEMS = [

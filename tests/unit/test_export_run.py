@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
 from pathlib import Path
 
 import openpyxl  # type: ignore[import-untyped]  # no stubs in the dev dependencies
@@ -23,34 +22,15 @@ from streams.store import (
     StoreError,
     open_store,
 )
+from tests.factories import at, item_record
 
 CALENDAR = BusinessCalendar()
 MUNICIPALITIES = ("bergen", "castricum", "heiloo", "uitgeest")
 
 
-def at(text: str) -> float:
-    """An RFC 3339 time as UTC epoch seconds."""
-    return datetime.fromisoformat(text).timestamp()
-
-
 def opened(subject: str, when: str, municipality: str = "bergen") -> ItemRecord:
-    return ItemRecord(
-        municipality=municipality,
-        subject=subject,
-        kind="melding",
-        channel="app",
-        segment="inwoner",
-        category="overig",
-        source_system="fixi",
-        team=None,
-        opened_at=at(when),
-        responded_at=at(when) + 3600,
-        closed_at=None,
-        resolution=None,
-        upheld=None,
-        reopened=0,
-        is_open=True,
-    )
+    """An April-style melding via the app, answered after an hour, still open."""
+    return item_record(subject, when, municipality, category="overig", responded_at=at(when) + 3600)
 
 
 @pytest.fixture

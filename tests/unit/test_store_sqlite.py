@@ -6,88 +6,25 @@ import sqlite3
 import threading
 import time
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from streams.store import (
     DEFAULT_STORE_URL,
-    CallRecord,
     Checkpoint,
-    FeedbackRecord,
-    ItemRecord,
-    NormRecord,
     OutcomeBatch,
     StoreError,
     open_store,
 )
 from streams.store.sqlite import BUSY_TIMEOUT_SECONDS, SCHEMA_VERSION, SqliteStore
-
-
-def at(text: str) -> float:
-    """An RFC 3339 time as UTC epoch seconds."""
-    return datetime.fromisoformat(text).timestamp()
-
+from tests.factories import at
+from tests.factories import call_record as call
+from tests.factories import feedback_record as feedback
+from tests.factories import item_record as item
+from tests.factories import norm_record as norm
 
 APRIL = (at("2024-04-01T00:00+02:00"), at("2024-05-01T00:00+02:00"))
-
-
-def item(subject: str, opened: str, municipality: str = "bergen", **changes: object) -> ItemRecord:
-    row = ItemRecord(
-        municipality=municipality,
-        subject=subject,
-        kind="melding",
-        channel="app",
-        segment="inwoner",
-        category="straatverlichting",
-        source_system="fixi",
-        team=None,
-        opened_at=at(opened),
-        responded_at=None,
-        closed_at=None,
-        resolution=None,
-        upheld=None,
-        reopened=0,
-        is_open=True,
-    )
-    return replace(row, **changes)  # type: ignore[arg-type]
-
-
-def norm(subject: str, name: str, family: str = "item", **changes: object) -> NormRecord:
-    row = NormRecord(
-        municipality="bergen",
-        subject=subject,
-        norm=name,
-        stage="answer" if family == "call" else "response",
-        family=family,
-        deadline=at("2024-04-06T00:00+02:00"),
-        outcome="pending",
-        decided_at=None,
-        achieved_at=None,
-    )
-    return replace(row, **changes)  # type: ignore[arg-type]
-
-
-def call(subject: str, queued: str, **changes: object) -> CallRecord:
-    row = CallRecord(
-        municipality="bergen",
-        subject=subject,
-        channel="telefoon",
-        queue="algemeen",
-        segment="onbekend",
-        queued_at=at(queued),
-        answered_at=None,
-        abandoned_at=None,
-        ended_at=None,
-        resolved=None,
-        outcome="waiting",
-    )
-    return replace(row, **changes)  # type: ignore[arg-type]
-
-
-def feedback(key: str, given: str, municipality: str = "bergen") -> FeedbackRecord:
-    return FeedbackRecord(municipality, key, "app", "melding", 8, at(given))
 
 
 def sample_batch() -> OutcomeBatch:
@@ -571,6 +508,9 @@ class TestSeveralConnections:
             holder.execute("BEGIN IMMEDIATE")
             thread = threading.Thread(target=save)
             thread.start()
+            # Here a quiet period is the check: the writer must still be blocked after it had time
+            # to try. 0.3 s is ample for opening the file and trying to begin, and far below the
+            # busy timeout after which it would give up.
             time.sleep(0.3)
             assert thread.is_alive(), "the second writer should be waiting for the lock"
             holder.execute("COMMIT")
