@@ -104,7 +104,8 @@ MIN_SECRET_LENGTH = 3
 
 # the password of scheme://user:password@host (greedy up to the last @ of the word: a password
 # with an unescaped @ is masked whole; masking a little too much is harmless)
-_URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://[^\s/?#@:'\"]*:)[^\s'\"]*@")
+# (it starts at "://", a literal the regex engine finds fast; the scheme does not matter)
+_URL_PASSWORD = re.compile(r"(://[^\s/?#@:'\"]*:)[^\s'\"]*@")
 _SECRET_KEY = r"[\w.\-]*(?:password|passwd|pwd|secret)"
 _VALUE = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s&;,'")}\]]+)"""
 # password=value, password = 'value' (libpq key=value strings, query strings, keyword arguments)
@@ -112,6 +113,7 @@ _SECRET_PARAM = re.compile(rf"(?i)(\b{_SECRET_KEY}\s*=\s*){_VALUE}")
 # 'password': value, "password": value (a dict's repr, JSON)
 _SECRET_ITEM = re.compile(rf"""(?i)(['"]{_SECRET_KEY}['"]\s*:\s*){_VALUE}""")
 
+_SECRET_WORDS = ("password", "passwd", "pwd", "secret")
 _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN)", re.IGNORECASE)
 
 
@@ -163,14 +165,24 @@ class Redactor:
         """``text`` with every secret in it masked."""
         known = self._known
         if known is not None:
-            text = known.sub(MASK, text)
-        if "://" in text:
-            text = _URL_PASSWORD.sub(rf"\g<1>{MASK}@", text)
-        if "=" in text:
-            text = _SECRET_PARAM.sub(rf"\g<1>{MASK}", text)
-        if ":" in text:
-            text = _SECRET_ITEM.sub(rf"\g<1>{MASK}", text)
+            text = known.sub(MASK, text)  # (a str replacement: no template to expand)
+        if "://" in text and "@" in text:
+            text = _URL_PASSWORD.sub(_mask_url, text)
+        lowered = text.lower()
+        if any(word in lowered for word in _SECRET_WORDS):  # the patterns only when they can match
+            if "=" in text:
+                text = _SECRET_PARAM.sub(_mask_value, text)
+            if ":" in text:
+                text = _SECRET_ITEM.sub(_mask_value, text)
         return text
+
+
+def _mask_url(match: re.Match[str]) -> str:
+    return f"{match.group(1)}{MASK}@"
+
+
+def _mask_value(match: re.Match[str]) -> str:
+    return f"{match.group(1)}{MASK}"
 
 
 def _secret_value(secret: object) -> str | None:
