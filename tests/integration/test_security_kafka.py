@@ -428,7 +428,9 @@ def test_prometheus_scrapes_over_tls_with_basic_auth(
             stop()
         worker.stop()
     assert_no_canary(worker.output(), where="the worker's output")
-    for log in (tmp_path / "prom").rglob("prometheus.log"):
+    logs = list(tmp_path.rglob("prometheus.log"))
+    assert len(logs) == 2
+    for log in logs:
         assert_no_canary(log.read_text(errors="replace"), where=str(log), extra=(WRONG_PASSWORD,))
 
 
