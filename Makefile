@@ -5,18 +5,29 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test unit lint typecheck demo demo-offline bench schemas dashboards settings-doc indicator-doc clean
+.PHONY: help install lock test unit lint typecheck demo demo-offline bench schemas dashboards settings-doc indicator-doc clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
-$(STAMP): pyproject.toml
+# Reproducible installs: every package pinned with its hashes (requirements-dev.lock, made from
+# pyproject.toml by `make lock`); pip refuses anything whose hash differs. The project itself
+# goes in on top, without touching those pins.
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install the project with its dev tools
+install: $(STAMP)  ## create .venv and install the project with its dev tools (hash-checked)
+
+lock: $(STAMP)  ## regenerate requirements.lock and requirements-dev.lock from pyproject.toml
+	$(BIN)/pip install -q pip-tools==7.6.2
+	$(BIN)/pip-compile -q --generate-hashes --allow-unsafe --no-emit-find-links --strip-extras \
+		-o requirements.lock pyproject.toml
+	$(BIN)/pip-compile -q --generate-hashes --allow-unsafe --no-emit-find-links --strip-extras \
+		--extra dev -o requirements-dev.lock pyproject.toml
 
 lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check events streams tests
