@@ -178,6 +178,7 @@ class BusinessCalendar:
         self._epoch_year = min(max(EPOCH_YEAR, self._min_year), self._max_year)
         self._epoch_ordinal = date(self._epoch_year, 1, 1).toordinal()
         self._grow_lock = threading.Lock()
+        self._months: dict[int, int] = {}  # local day ordinal -> month number (a few thousand)
         last = min(self._epoch_year + INITIAL_YEARS - 1, self._max_year)
         self._tables = self._build(self._epoch_year, last)
 
@@ -207,8 +208,12 @@ class BusinessCalendar:
 
     def month_number(self, t: float) -> int:
         """The local month of instant ``t`` as year * 12 + month - 1 (months in a row count up)."""
-        d = self.local_date(t)
-        return d.year * 12 + d.month - 1
+        ordinal = self.local_ordinal(t)
+        month = self._months.get(ordinal)
+        if month is None:
+            d = date.fromordinal(ordinal)
+            month = self._months[ordinal] = d.year * 12 + d.month - 1
+        return month
 
     def local_ordinal(self, t: float) -> int:
         """The local date of instant ``t`` as ``date.toordinal()``: a cheap key for memos."""

@@ -40,8 +40,15 @@ class SeenKeys:
 
     def add_all(self, keys: bytes, at: float) -> None:
         """Remember each 8-byte key of ``keys`` (a subject's event keys) under the day of ``at``."""
-        for i in range(0, len(keys), 8):
-            self.add(keys[i : i + 8], at)
+        known = self.keys
+        new = [
+            number
+            for i in range(0, len(keys), 8)
+            if (number := int.from_bytes(keys[i : i + 8])) not in known
+        ]
+        if new:
+            known.update(new)
+            self.by_day.setdefault(int(at // _DAY), []).extend(new)
 
     def prune(self, before: float) -> None:
         """Forget the keys stored under days wholly before ``before``."""
