@@ -238,7 +238,8 @@ def _item_rows(table: _Table, items: list[ItemRecord], end: float) -> None:
 def _met_pct(rows: Iterable[NormRecord]) -> Decimal | None:
     """met / (met + breached) × 100 with one decimal, or None when nothing was decided."""
     outcomes = [r.outcome for r in rows]
-    met, breached = outcomes.count("met"), outcomes.count("breached")
+    met = outcomes.count("met")
+    breached = outcomes.count("breached") + outcomes.count("very_late")
     if met + breached == 0:
         return None
     return fixed(Fraction(100 * met, met + breached), 1)
@@ -261,8 +262,11 @@ def _norm_rows(table: _Table, facts: list[_NormFact], end: float) -> None:
             cells = {"norm": norm, "channel": channel, "segment": segment}
             rows = [f.row for f in group]
             outcomes = [r.outcome for r in rows]
-            for outcome in ("met", "breached", "pending"):
-                table.add(f"norm_{outcome}", outcomes.count(outcome), "count", **cells)
+            very_late = outcomes.count("very_late")
+            table.add("norm_met", outcomes.count("met"), "count", **cells)
+            table.add("norm_breached", outcomes.count("breached") + very_late, "count", **cells)
+            table.add("norm_very_late", very_late, "count", **cells)
+            table.add("norm_pending", outcomes.count("pending"), "count", **cells)
             pct = _met_pct(rows)
             if pct is not None:
                 table.add("norm_met_pct", pct, "percent", **cells)

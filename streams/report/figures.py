@@ -221,7 +221,7 @@ def late_categories(
     category = {(i.municipality, i.subject): i.category for i in items}
     found: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for row in norms:
-        if row.outcome == "breached" and row.family == "item":
+        if row.outcome in ("breached", "very_late") and row.family == "item":
             cat = category.get((row.municipality, row.subject))
             if cat is not None:
                 found[(row.municipality, row.norm)][cat] += 1

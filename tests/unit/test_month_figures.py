@@ -3,6 +3,10 @@ month's cohort will end (projection and headroom), checked against hand computat
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
+from streams.cli import main
 from streams.core.config import load_norms
 from streams.core.monitor import Monitor
 from streams.exposition import monitor_registry, render
@@ -106,3 +110,37 @@ class TestMonthProjection:
         assert get("contact_norm_month_projection_ratio", {**REACTIE, "bound": "worst"}) == 0.8
         # 8 met + 2 undecided − 0.9 × 10 = 1: one more may be late
         assert get("contact_norm_month_headroom_items", REACTIE) == 1
+
+
+class TestVeryLateInTheExport:
+    """The export counts very late breaches apart (norm_very_late) and within norm_breached."""
+
+    def test_export_rows(self, tmp_path: Path) -> None:
+        data = tmp_path / "events.jsonl"
+        data.write_bytes(
+            b"\n".join(
+                [
+                    opened("late", "2024-05-13 10:00"),
+                    opened("very", "2024-05-13 10:00"),
+                    opened("fine", "2024-05-13 10:00"),
+                    event("item.responded", "fine", "2024-05-14 10:00"),
+                    event("item.responded", "late", "2024-05-21 10:00"),
+                    event("item.responded", "very", "2024-05-29 10:00"),
+                ]
+            )
+            + b"\n"
+        )
+        store = f"sqlite:///{tmp_path / 's.sqlite3'}"
+        until = "2024-07-01T00:00:00+02:00"
+        assert main(["replay", str(data), "--store", store, "--until", until]) == 0
+        out = tmp_path / "export.csv"
+        assert main(["export", "--month", "2024-05", "--store", store, "--out", str(out)]) == 0
+        rows = {
+            (r["indicator"], r["municipality"]): r["value"]
+            for r in csv.DictReader(out.open())
+            if r["norm"] == "melding-reactie" and not r["channel"] and not r["segment"]
+        }
+        assert rows[("norm_met", "castricum")] == "1"
+        assert rows[("norm_breached", "castricum")] == "2"
+        assert rows[("norm_very_late", "castricum")] == "1"
+        assert rows[("norm_met_pct", "castricum")] == "33.3"
