@@ -12,28 +12,21 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from streams.cli import main
-from streams.core.rows import CallRecord, FeedbackRecord, ItemRecord, NormRecord, OutcomeBatch
+from streams.core.rows import CallRecord, FeedbackRecord, NormRecord, OutcomeBatch
 from streams.purge import cutoff
 from streams.store import OutcomeStore, open_store
+from tests.factories import item_record
 
 AMS = ZoneInfo("Europe/Amsterdam")
 OLD = datetime(2023, 1, 10, tzinfo=AMS).timestamp()
 NEW = datetime(2024, 6, 10, tzinfo=AMS).timestamp()
-ITEM = ItemRecord(
-    municipality="heiloo",
-    subject="x",
-    kind="melding",
-    channel="app",
-    segment="inwoner",
+ITEM = item_record(
+    "x",
+    "2023-01-10T00:00:00+01:00",
+    "heiloo",
     category="afval",
-    source_system=None,
-    team=None,
-    opened_at=OLD,
-    responded_at=None,
     closed_at=OLD + 3600,
     resolution="afgehandeld",
-    upheld=None,
-    reopened=0,
     is_open=False,
 )
 NORM = NormRecord(

@@ -7,35 +7,20 @@ import os
 import stat
 import subprocess
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from streams.core.rows import ItemRecord, OutcomeBatch
+from streams.core.rows import OutcomeBatch
 from streams.store import StoreError, open_store
 from streams.store.sqlite import SqliteStore
+from tests.factories import item_record
 
 
 def items(n: int) -> OutcomeBatch:
-    first = ItemRecord(
-        municipality="castricum",
-        subject="s0",
-        kind="melding",
-        channel="app",
-        segment="inwoner",
-        category="afval",
-        source_system=None,
-        team=None,
-        opened_at=1_714_000_000.0,
-        responded_at=None,
-        closed_at=None,
-        resolution=None,
-        upheld=None,
-        reopened=0,
-        is_open=True,
+    return OutcomeBatch(
+        items=[item_record(f"s{i}", "2024-04-25T10:00:00+02:00", "castricum") for i in range(n)]
     )
-    return OutcomeBatch(items=[replace(first, subject=f"s{i}") for i in range(n)])
 
 
 class TestFilesAndFailures:
