@@ -360,5 +360,5 @@ class TestWorkerSettings:
 
     def test_secret_fields_are_the_secret_strings(self) -> None:
         assert KafkaSettings.secret_fields() == ["sasl_password"]
-        assert WorkerSettings.secret_fields() == ["sasl_password"]
+        assert WorkerSettings.secret_fields() == ["sasl_password", "metrics_password"]
         assert WorkerLikeSettings.secret_fields() == ["sasl_password"]
