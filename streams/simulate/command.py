@@ -286,11 +286,17 @@ def _send(
     args: argparse.Namespace, settings: KafkaSettings, events: Sequence[Event], future: int
 ) -> int:
     """Send the events to the Kafka events topic; returns the exit code."""
+    from streams.live.clients import BrokerCheckError, check_brokers  # noqa: PLC0415
     from streams.live.producer import ProducerError, produce  # noqa: PLC0415
     from streams.live.topics import TopicError, ensure_topics  # noqa: PLC0415
     from streams.progress import Progress  # noqa: PLC0415
 
     _quiet_kafka_client()
+    try:  # an untrusted CA or a wrong password is a clear error now, not a 30 s timeout later
+        check_brokers(settings)
+    except BrokerCheckError as error:
+        print(f"contactmon simulate: {error}", file=sys.stderr)
+        return EXIT_USAGE
     line = Progress("simulate", total=len(events), unit=" events sent")
 
     def show(progress: Sent) -> None:
