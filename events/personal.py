@@ -16,8 +16,10 @@ from typing import Final
 REDACTED: Final = "[verwijderd]"
 
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[A-Za-z]{2,}")
-# Digit runs stand alone: inside a hex pseudonym (letters around them) they are not a number.
-_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ .-]?[0-9]){7,9}(?![0-9A-Za-z])")
+# A BSN is nine digits standing alone: a run inside a pseudonym or a case number (joined to letters
+# or by - _ / :, as in fixi-12345678 or ZAAK-123456782) is an id, not a citizen service number;
+# one in nine 8- or 9-digit ids would pass the elfproef by chance.
+_BSN_RUN = re.compile(r"(?<![0-9A-Za-z_/:-])[0-9](?:[ .]?[0-9]){8}(?![0-9A-Za-z_/:-])")
 _PHONE = re.compile(
     r"(?<![0-9A-Za-z])(?:\+31|0031|0)[ -]?(?:\(0\))?[ -]?[1-9](?:[ -]?[0-9]){8}(?![0-9A-Za-z])"
 )
@@ -29,8 +31,6 @@ _POSTCODE_HOUSE = re.compile(f"{_POSTCODE}.*{_HOUSE_NUMBER}|{_HOUSE_NUMBER}.*{_P
 
 def _elfproef(digits: str) -> bool:
     """The BSN check: 9·d1 + 8·d2 + … + 2·d8 − d9 is a multiple of 11 (and not 0)."""
-    if len(digits) == 8:
-        digits = "0" + digits
     if len(digits) != 9 or digits == "000000000":
         return False
     total = sum(int(d) * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True))
@@ -68,8 +68,8 @@ def _check(value: str) -> str | None:
             return "an IBAN"
     if _PHONE.search(value):
         return "a phone number"
-    for run in _DIGIT_RUN.findall(value):
-        if _elfproef(re.sub(r"[ .-]", "", run)):
+    for run in _BSN_RUN.findall(value):
+        if _elfproef(re.sub(r"[ .]", "", run)):
             return "a citizen service number (BSN)"
     if _POSTCODE_HOUSE.search(value):
         return "a postcode and house number"

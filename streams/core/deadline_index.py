@@ -56,11 +56,14 @@ class DeadlineIndex:
         if counts is not None:
             counts[group] -= 1
 
-    def pop_due(self, cutoff: float) -> Iterator[tuple[int, float, list[str]]]:
-        """Remove and yield (norm, deadline, subjects) of every bucket due at or before ``cutoff``,
-        earliest first. Their waiting counts go too (whoever still waits is decided now)."""
+    def pop_due(
+        self, cutoff: float, *, inclusive: bool = True
+    ) -> Iterator[tuple[int, float, list[str]]]:
+        """Remove and yield (norm, deadline, subjects) of every bucket due at or before ``cutoff``
+        (strictly before it when not ``inclusive``), earliest first. Their waiting counts go too
+        (whoever still waits is decided now)."""
         heap = self.heap
-        while heap and heap[0][0] <= cutoff:
+        while heap and (heap[0][0] <= cutoff if inclusive else heap[0][0] < cutoff):
             due, norm = heapq.heappop(heap)
             key = (norm, due)
             self.waiting.pop(key, None)

@@ -131,7 +131,7 @@ class Monitor:
             for waiting in shard.release_for(ev.subject):
                 self._apply_one(shard, waiting)  # never an opening: those are not held
         if outcome != REJECTED and ev.time > shard.clock:  # a refused event moves no clock
-            shard.advance(ev.time)
+            shard.advance(ev.time, inclusive=False)
         if shard.expired:
             self._expire(shard)
         return outcome

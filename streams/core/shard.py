@@ -182,8 +182,12 @@ class Shard:
 
     # --- the sweep ------------------------------------------------------------------------------
 
-    def advance(self, now: float, cutoff: float | None = None) -> None:
-        """Move the clock to ``now`` and decide every deadline up to ``cutoff`` (now − lateness)."""
+    def advance(self, now: float, cutoff: float | None = None, *, inclusive: bool = True) -> None:
+        """Move the clock to ``now`` and decide every deadline up to ``cutoff`` (now − lateness).
+
+        An event's own time moves the clock with ``inclusive=False``: a deadline equal to it is
+        not decided yet, since another event at that very instant is still within it.
+        """
         p = self.parts
         clock = p.clock
         clock.now = max(clock.now, now)
@@ -193,7 +197,7 @@ class Shard:
             clock.cutoff = target
         heap = p.index.heap
         if heap and heap[0][0] <= clock.cutoff:
-            for n, due, subjects in p.index.pop_due(clock.cutoff):
+            for n, due, subjects in p.index.pop_due(clock.cutoff, inclusive=inclusive):
                 self._decide_bucket(n, due, subjects)
         if moved:
             # checked here, not inside the calls: this runs for nearly every event

@@ -39,7 +39,8 @@ def contract_only(samples: Samples) -> Samples:
     return {
         k: v
         for k, v in samples.items()
-        if k[0].startswith("contact_") and not k[0].startswith("contact_worker_")
+        if k[0].startswith("contact_")
+        and not k[0].startswith(("contact_worker_", "contact_calendar_"))
     }
 
 

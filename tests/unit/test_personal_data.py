@@ -54,6 +54,8 @@ class TestDetection:
             "straatverlichting",
             "Team Openbare Ruimte 2",
             "123456789",  # nine digits that fail the elfproef
+            "fixi-12345678",  # an id's digits, not a number of its own
+            "ZAAK-123456782",  # a case number that happens to pass the elfproef
             "a3f1c2d4e5b6a7980123456789abcdef0123456789abcdef0123456789abcdef",
         ],
     )
