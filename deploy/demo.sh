@@ -8,6 +8,11 @@
 # events: melding-reactie is 20 seconds, and every alert's `for:` is 30 seconds (streams/demo.py).
 # Within a minute or two Heiloo's page shows in the Alertmanager UI. Ctrl-C stops everything.
 #
+# What a team lead sees, without Grafana: the overview page of `contactmon overview` (every
+# municipality from Prometheus, the firing alerts from Alertmanager), printed first, at
+# http://127.0.0.1:6067/overzicht; Heiloo slips there within the first minutes. The worker serves
+# the same page for its own municipalities on its metrics port (:6066/overzicht).
+#
 # DEMO_MODE=history plays last month's simulated events instead (a day per 10 s, real norms, the
 # worker on event time): the metrics move as in production, but the alerts need their real `for:`
 # and, on old event times, the monitor-blind alerts fire by design.
@@ -20,10 +25,14 @@ KAFKA_PORT=${KAFKA_PORT:-9092}
 METRICS_PORT=${METRICS_PORT:-6066}
 PROM_PORT=${PROM_PORT:-9090}
 AM_PORT=${AM_PORT:-9093}
+OVERVIEW_PORT=${OVERVIEW_PORT:-6067}
+PAGE_URL="http://127.0.0.1:${OVERVIEW_PORT}/overzicht"
 mkdir -p "$OUT"
+echo "demo: the overview page will be at ${PAGE_URL} (open it in a browser; it refreshes itself)"
 
 pids=()
 cleanup() {
+  local rc=$?
   trap - INT TERM EXIT
   echo
   echo "demo: stopping"
@@ -32,6 +41,7 @@ cleanup() {
   deploy/prometheus.sh stop --port "$PROM_PORT" || true
   deploy/alertmanager.sh stop --port "$AM_PORT" || true
   deploy/kafka.sh stop --port "$KAFKA_PORT" || true
+  exit "$rc"  # a TERM (not only Ctrl-C) ends the status loop too
 }
 trap cleanup INT TERM EXIT
 
@@ -68,6 +78,11 @@ done
 CONTACTMON_SCRAPE_INTERVAL=2s deploy/prometheus.sh start --port "$PROM_PORT" --config "$OUT/prometheus.yml" \
   --targets "127.0.0.1:${METRICS_PORT}" --alertmanager "127.0.0.1:${AM_PORT}"
 
+"$BIN/contactmon" overview --prometheus "http://127.0.0.1:${PROM_PORT}" \
+  --alertmanager "http://127.0.0.1:${AM_PORT}" --port "$OVERVIEW_PORT" --refresh 5 \
+  >"$OUT/overview.log" 2>&1 &
+pids+=($!)
+
 if [[ $MODE == live ]]; then
   "$BIN/python" -m streams.demo generate --bootstrap-servers "$CONTACTMON_BOOTSTRAP_SERVERS" \
     --topic "$CONTACTMON_EVENTS_TOPIC" --slip heiloo >"$OUT/generator.log" 2>&1 &
@@ -83,6 +98,8 @@ pids+=($!)
 cat <<MSG
 
 demo: running ($what)
+  overview page:  ${PAGE_URL}   <- start here: all municipalities, the alerts
+  worker's page:  http://127.0.0.1:${METRICS_PORT}/overzicht (the municipalities it owns)
   worker metrics: http://127.0.0.1:${METRICS_PORT}/metrics
   Prometheus:     http://127.0.0.1:${PROM_PORT}/alerts
   Alertmanager:   http://127.0.0.1:${AM_PORT}/#/alerts
@@ -94,4 +111,5 @@ while sleep 10; do
     | "$BIN/python" -c 'import json,sys; print(", ".join(sorted({a["labels"]["alertname"] + "/" + a["labels"].get("municipality", "-") for a in json.load(sys.stdin)})) or "none")' \
     2>/dev/null || echo "?")
   echo "demo: alerts in Alertmanager: ${firing}"
+  echo "demo: overview page: $("$BIN/python" -m streams.demo page "$PAGE_URL" 2>/dev/null || echo "?")"
 done

@@ -426,6 +426,19 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     worker_command.add_arguments(wrk)
+    from streams.overview import command as overview_command  # noqa: PLC0415
+
+    ovw = sub.add_parser(
+        "overview",
+        help="serve the overview page of every municipality from Prometheus (and Alertmanager)",
+        description=(
+            "The read-only overview page a team lead reads without Grafana, for every "
+            "municipality: the workers' metrics from Prometheus, the firing alerts from "
+            "Alertmanager. Each worker serves the same page for its own municipalities on its "
+            "metrics port (/overzicht)."
+        ),
+    )
+    overview_command.add_arguments(ovw)
     return parser
 
 
@@ -448,6 +461,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from streams.live import command as worker_command  # noqa: PLC0415
 
             return worker_command.run(args)
+        if args.command == "overview":
+            from streams.overview import command as overview_command  # noqa: PLC0415
+
+            return overview_command.run(args)
         from streams.simulate import command as simulate_command  # noqa: PLC0415
 
         return simulate_command.run(args)

@@ -9,14 +9,21 @@ the worker itself.
     python -m streams.demo norms > norms-fast.yaml
     python -m streams.demo rules alerts/contactmon.rules.yml rules-fast.yml
     python -m streams.demo generate --bootstrap-servers 127.0.0.1:9092 --topic T --slip heiloo
+    python -m streams.demo page http://127.0.0.1:6067/overzicht
+
+``page`` prints what the overview page says of each municipality in one line, for the demo's
+terminal ("Heiloo: onder doel"); the page itself is where to look.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
+import re
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,6 +121,21 @@ class LiveGenerator(threading.Thread):
         producer.close()
 
 
+_HEADLINE = re.compile(
+    r'<h2 id="h-[^"]+">.*?</span>\s*([^<]+)</h2>\s*<p class="headline"><span class="badge \w+">'
+    r"([^<]+)</span>",
+    re.DOTALL,
+)
+
+
+def page_line(url: str) -> str:
+    """``Bergen (NH): in orde · ... · Heiloo: onder doel``, read from the overview page at url."""
+    with urllib.request.urlopen(f"{url}/inhoud", timeout=5) as response:
+        text = response.read().decode("utf-8")
+    found = [f"{html.unescape(name.strip())}: {words}" for name, words in _HEADLINE.findall(text)]
+    return " · ".join(found) or "nog geen gemeenten"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m streams.demo", description=__doc__.split("\n\n")[0]
@@ -132,7 +154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     gen.add_argument(
         "--slip", nargs="*", default=[], metavar="SLUG", help="municipalities that answer late"
     )
+    page = sub.add_parser("page", help="one line: each municipality's status on the overview page")
+    page.add_argument("url", help="the overview page, e.g. http://127.0.0.1:6067/overzicht")
     args = parser.parse_args(argv)
+    if args.what == "page":
+        try:
+            print(page_line(args.url))
+        except OSError:
+            print("?")
+        return 0
     if args.what == "norms":
         sys.stdout.write(FAST_NORMS)
         return 0

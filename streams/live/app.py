@@ -30,6 +30,7 @@ from streams.live.runtime import LiveRuntime, OffsetGap
 from streams.live.settings import WorkerSettings
 from streams.live.web import MetricsServer
 from streams.logs import RejectionLog
+from streams.overview.command import for_worker
 
 log = structlog.get_logger(__name__)
 
@@ -159,7 +160,12 @@ def create_app(settings: WorkerSettings, runtime: LiveRuntime) -> faust.App:
     async def on_shutdown(sender: Any, *args: Any, **kwargs: Any) -> None:
         runtime.release(list(runtime.owned))
 
-    metrics = MetricsServer(settings, lambda: render(registry))
+    # the overview page (/overzicht) reads the same exposition as /metrics
+    metrics = MetricsServer(
+        settings,
+        lambda: render(registry),
+        for_worker(lambda: render(registry), runtime.config),
+    )
 
     @app.task
     async def serve_metrics() -> None:  # started with the app; cancelled, and so stopped, with it

@@ -1,4 +1,4 @@
-"""The worker's own small web server: ``/metrics`` and ``/healthz``, nothing else.
+"""The worker's own small web server: ``/metrics``, ``/healthz`` and the overview page.
 
 Faust's web server is turned off (``web_enabled=False`` in `streams.live.app`): it would also
 serve ``/router/``, ``/table/``, ``/graph`` and statistics, without authentication, and take its
@@ -12,6 +12,11 @@ from the ``CONTACTMON_METRICS_*`` variables only:
   auth (401 otherwise; compared in constant time). ``/healthz`` answers ``ok`` to anyone: it
   tells nothing but that the process serves, which is what a liveness probe needs without the
   password;
+- with an overview (`streams.overview`, handed over by `streams.live.app`) it also serves the
+  read-only overview page ``/overzicht`` (``/`` redirects there), the fragment its refresh script
+  fetches (``/overzicht/inhoud``, with an ETag) and its own style sheet and script; behind the same
+  TLS and basic auth as ``/metrics``, with a Content-Security-Policy that allows nothing else.
+  ``contactmon overview`` serves the same page without ``/metrics`` (``render`` is None);
 - every other path is 404, every other method 405; no access log, no ``Server`` version banner.
 
 The listening socket and the TLS context are made when the server is built (`MetricsServer`),
@@ -30,11 +35,15 @@ import socket
 import ssl
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from streams.live.settings import WorkerSettings
 from streams.logs import redact, register_secret
+
+if TYPE_CHECKING:
+    from streams.overview.sources import OverviewService
 
 __all__ = ["EXPOSITION_TYPE", "MetricsServer", "WebError", "tls_server_context"]
 
@@ -89,10 +98,17 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 class MetricsServer:
-    """``/metrics`` (what ``render`` returns) and ``/healthz`` on the settings' address."""
+    """``/metrics`` (what ``render`` returns), ``/healthz`` and, with ``overview``, the overview
+    page, on the settings' address."""
 
-    def __init__(self, settings: WorkerSettings, render: Callable[[], bytes]) -> None:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        render: Callable[[], bytes] | None,
+        overview: OverviewService | None = None,
+    ) -> None:
         self._render = render
+        self.overview = overview
         self.host = settings.metrics_host
         self._ssl = (
             tls_server_context(settings.metrics_certfile, settings.metrics_keyfile)
@@ -117,11 +133,24 @@ class MetricsServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{host}:{self.port}/metrics"
 
+    @property
+    def overview_url(self) -> str:
+        """Where the overview page is, e.g. ``http://127.0.0.1:6066/overzicht``."""
+        from streams.overview.page import PATH  # noqa: PLC0415
+
+        return self.url.removesuffix("/metrics") + PATH
+
     def application(self) -> web.Application:
-        """The aiohttp application: two routes, basic auth on /metrics when configured."""
+        """The aiohttp application: /metrics, /healthz and the overview's routes, basic auth on
+        all but /healthz when configured."""
         app = web.Application()
-        app.router.add_get("/metrics", self._metrics)
+        if self._render is not None:
+            app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
+        if self.overview is not None:
+            from streams.overview import routes  # noqa: PLC0415
+
+            routes.add(app, self.overview, self._authorised)
         app.on_response_prepare.append(_plain_headers)
         return app
 
@@ -134,11 +163,15 @@ class MetricsServer:
         site = web.SockSite(runner, self._socket, ssl_context=self._ssl)
         await site.start()
         self._runner = runner
+        if self.overview is not None:
+            await self.overview.start()
 
     async def stop(self) -> None:
         """Stop serving and close the socket; stopping twice is harmless."""
         runner, self._runner = self._runner, None
         if runner is not None:
+            if self.overview is not None:
+                await self.overview.stop()
             await runner.cleanup()
         if self._socket is not None:
             self._socket.close()
@@ -178,17 +211,23 @@ class MetricsServer:
 
     async def _metrics(self, request: web.Request) -> web.StreamResponse:
         if not self._authorised(request):
-            return web.Response(
-                status=401, text="authentication required\n", headers={"WWW-Authenticate": REALM}
-            )
+            return unauthorised()
+        assert self._render is not None  # the route exists only with a render
         return web.Response(body=self._render(), headers={"Content-Type": EXPOSITION_TYPE})
 
     async def _healthz(self, _request: web.Request) -> web.StreamResponse:
         return web.Response(text="ok\n")
 
 
+def unauthorised() -> web.Response:
+    """401 with the basic-auth challenge."""
+    return web.Response(
+        status=401, text="authentication required\n", headers={"WWW-Authenticate": REALM}
+    )
+
+
 async def _plain_headers(_request: web.Request, response: web.StreamResponse) -> None:
-    """No version banner; nothing cached; no content sniffing."""
+    """No version banner; nothing cached (unless a route says otherwise); no content sniffing."""
     response.headers["Server"] = SERVER_NAME
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("Cache-Control", "no-store")
     response.headers["X-Content-Type-Options"] = "nosniff"
