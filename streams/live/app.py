@@ -1,185 +1,126 @@
-"""The Faust app of ``contactmon worker``: a thin adapter from Kafka to :class:`LiveRuntime`.
+"""The Faust app of ``contactmon worker``: the application frame around the live driver.
 
-One agent (concurrency 1: Faust can commit past unprocessed messages otherwise) reads the raw bytes
-of ``contact.events`` and hands (partition, offset, bytes) to the runtime; rejected events go to
-the dead-letter topic with their reason in the headers. Two timers sweep deadlines on the wall
-clock (only partitions whose consumer has caught up) and write checkpoints. Rebalance signals
-restore and release partitions; ``/metrics`` exposes the contract's metrics of the owned partitions
-plus the pipeline's health, served by our own small server (`streams.live.web`, with optional TLS
-and basic auth). Faust's web server is off, and Faust reads no environment variable (``env={}``):
-it is configured from the ``CONTACTMON_*`` settings only.
+`LiveApp` builds a Faust app whose own Kafka services (its consumer, agents, tables and producer)
+are switched off by its boot strategy: reading ``contact.events`` and producing dead letters is
+the `streams.live.driver.LiveDriver` service's, started and stopped with the app. Faust gives the
+worker its life cycle (`faust.Worker`: signals, logging, start and a stop that the driver bounds),
+and the app runs the /metrics server as a task.
+
+``/metrics`` exposes the contract's metrics of the partitions the worker owns and may export, plus
+the pipeline's health (`streams.live.health`), served by our own small server (`streams.live.web`,
+with optional TLS and basic auth), which serves the overview page (``/overzicht``) from the same
+exposition. Faust's web server is off, and Faust reads no environment
+variable (``env={}``): it is configured from the ``CONTACTMON_*`` settings only. While the driver
+captures a checkpoint in a thread, a scrape gets the contract's series as last rendered (they are
+never read while a thread writes them), with fresh health series.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable
 
 import faust
-import structlog
-from faust.types import TP
+from faust.app.base import BootStrategy
 from prometheus_client import CollectorRegistry
 
-from events.decode import Rejection
 from streams.calendar_metrics import CalendarCollector
+from streams.core.shard import Shard
 from streams.exposition import CoreCollector, render
 from streams.live.clients import faust_credentials
+from streams.live.driver import Clients, LiveDriver
 from streams.live.health import HealthCollector
-from streams.live.runtime import LiveRuntime, OffsetGap
+from streams.live.runtime import LiveRuntime
 from streams.live.settings import WorkerSettings
+from streams.live.store_thread import StoreThread
 from streams.live.web import MetricsServer
-from streams.logs import RejectionLog
 from streams.overview.command import for_worker
 
-log = structlog.get_logger(__name__)
 
-
-def create_app(settings: WorkerSettings, runtime: LiveRuntime) -> faust.App:
-    """The Faust app, wired to ``runtime``.
+class LiveApp:
+    """The Faust app, the driver, the metrics registries and the /metrics server of a worker.
 
     Binds the /metrics address at once: `streams.live.web.WebError` when it cannot (port in use,
     unusable TLS files).
     """
-    app = faust.App(
-        settings.group_id,
-        broker=[f"kafka://{server}" for server in settings.servers],
-        broker_credentials=faust_credentials(settings),
-        value_serializer="raw",
-        key_serializer="raw",
-        store="memory://",
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication_factor,
-        topic_allow_declare=False,  # topics are created by streams.live.topics
-        processing_guarantee="at_least_once",
-        consumer_auto_offset_reset="earliest",
-        broker_session_timeout=settings.session_timeout,
-        broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
-        broker_commit_interval=1.0,
-        web_enabled=False,  # /metrics and /healthz: MetricsServer below; no /router, /table, /graph
-        debug=False,
-        env={},  # Faust's generic variables (WEB_BIND, BROKER_URL, APP_DEBUG, ...) are ignored
-        datadir=str(settings.data_dir),
-        autodiscover=False,
-    )
-    events_topic = app.topic(settings.events_topic, partitions=settings.partitions, internal=False)
-    dlq_topic = app.topic(settings.dlq_topic, partitions=settings.partitions, internal=False)
 
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(
-        CoreCollector(
-            runtime.owned_shards,
-            runtime.rejected_totals,
-            now=lambda: time.time() if runtime.wall_clock else None,
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        runtime: LiveRuntime,
+        store: StoreThread,
+        *,
+        clients: Clients | None = None,
+        partitions: Callable[[], None] | None = None,
+        serve: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.faust = faust.App(
+            settings.group_id,
+            broker=[f"kafka://{server}" for server in settings.servers],
+            broker_credentials=faust_credentials(settings),
+            store="memory://",
+            web_enabled=False,  # /metrics and /healthz: MetricsServer below; no /router, /table
+            debug=False,
+            env={},  # Faust's generic variables (WEB_BIND, BROKER_URL, APP_DEBUG, ...) are ignored
+            datadir=str(settings.data_dir),
+            autodiscover=False,
         )
-    )
+        # Faust's consumer, producer, agents and tables stay off: the driver owns the clients.
+        # Its sensors only measure Faust's own streams, which this app has none of.
+        self.faust.boot_strategy = BootStrategy(
+            self.faust, enable_kafka=False, enable_web=False, enable_sensors=False
+        )
+        self.driver = LiveDriver(
+            runtime, settings, store, clients=clients, partitions=partitions, loop=None
+        )
+        self.faust.add_dependency(self.driver)
 
-    def lag(partition: int) -> int | None:
-        return _lag(app, settings.events_topic, runtime, partition)
-
-    registry.register(HealthCollector(runtime, lag))
-    # The norms calendar for the alert rules (working day today, working-day windows): issue 10.
-    registry.register(CalendarCollector(runtime.config.calendar))
-
-    rejection_log = RejectionLog(log)
-
-    async def dead_letters(rejections: Iterable[Rejection], partition: int, offset: int) -> None:
-        for r in rejections:
-            headers = [
-                ("reason", r.reason.value.encode()),
-                ("field", (r.field or "").encode()),
-                ("detail", r.detail.encode()),
-                ("source.topic", settings.events_topic.encode()),
-                ("source.partition", str(partition).encode()),
-                ("source.offset", str(offset).encode()),
-            ]
-            if r.exception is not None:  # internal_error: the exception's class, never its text
-                headers.append(("exception", r.exception.encode()))
-            await dlq_topic.send(key=f"{partition}:{offset}".encode(), value=r.raw, headers=headers)
-            rejection_log.rejected(r.reason.value, r.field, r.detail)
-
-    # partition -> (offset, when) of the last seek back; a seek is repeated while the gap lasts,
-    # since messages Faust had already fetched past the gap can move its read offset on again
-    seeking: dict[int, tuple[int, float]] = {}
-
-    @app.agent(events_topic, concurrency=1)
-    async def process(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            message = event.message
-            p = message.partition
-            try:
-                rejections = runtime.handle(p, message.offset, event.value)
-            except OffsetGap as gap:
-                last = seeking.get(p)
-                now = time.monotonic()
-                if last is None or last[0] != gap.expected or now - last[1] > 1.0:
-                    seeking[p] = (gap.expected, now)
-                    log.warning("offset gap: seeking back", partition=p, offset=gap.expected)
-                    await app.consumer.seek(TP(settings.events_topic, p), gap.expected)
-                continue
-            seeking.pop(p, None)
-            if rejections:
-                await dead_letters(rejections, p, message.offset)
-            if runtime.due_for_checkpoint(p):
-                runtime.checkpoint([p])
-
-    @app.timer(settings.sweep_interval)
-    async def sweep() -> None:
-        caught_up = [p for p in runtime.owned if lag(p) == 0]
-        rejections = runtime.tick(caught_up)
-        if rejections:  # held events expired on the wall clock: no source offset of their own
-            await dead_letters(rejections, -1, -1)
-
-    @app.timer(settings.checkpoint_interval)
-    async def checkpoint() -> None:
-        runtime.checkpoint(list(runtime.owned))
-
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode types want a `signal` kwarg
-    async def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
-        revoked: set[TP] = args[0] if args else kwargs.get("revoked", set())
-        mine = [tp.partition for tp in revoked if tp.topic == settings.events_topic]
-        runtime.release(mine)
-        log.info("partitions released", count=len(mine))
-
-    @app.on_rebalance_complete.connect  # type: ignore[arg-type]
-    async def on_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
-        assignment = [tp for tp in app.consumer.assignment() if tp.topic == settings.events_topic]
-        offsets = runtime.restore(tp.partition for tp in assignment)
-        # Faust seeks to the committed offsets right after this signal: commit the checkpoints'
-        # offsets first, so the consumer resumes exactly where the restored state ends.
-        if offsets:
-            consumer: Any = app.consumer  # explicit offsets: Faust has no public API for it
-            committed = await consumer._commit(
-                {TP(settings.events_topic, p): offset for p, offset in offsets.items()}
+        wall = runtime.wall_clock
+        self.core_registry = CollectorRegistry(auto_describe=False)
+        self.core_registry.register(
+            CoreCollector(
+                self.exported_shards,
+                self.exported_rejections,
+                now=lambda: time.time() if wall else None,
             )
-            if not committed:  # a new rebalance raced it; a gap, if any, is closed by seeking
-                log.warning("commit of the restored offsets did not take", count=len(offsets))
-        log.info("partitions assigned", count=len(offsets))
+        )
+        # The norms calendar for the alert rules (working day today, working-day windows).
+        self.core_registry.register(CalendarCollector(runtime.config.calendar))
+        self.health_registry = CollectorRegistry(auto_describe=False)
+        self.health_registry.register(HealthCollector(runtime, self.driver.lag, self.driver.health))
+        self._core_text = b""
+        self.metrics: MetricsServer | None = None
+        if serve:
+            # the overview page (/overzicht) reads the same exposition as /metrics
+            overview = for_worker(self.render, runtime.config)
+            self.metrics = MetricsServer(settings, self.render, overview)
+            metrics = self.metrics
 
-    @app.on_before_shutdown.connect  # type: ignore[arg-type]
-    async def on_shutdown(sender: Any, *args: Any, **kwargs: Any) -> None:
-        runtime.release(list(runtime.owned))
+            async def serve_metrics() -> None:  # started with the app, cancelled with it
+                await metrics.serve()
 
-    # the overview page (/overzicht) reads the same exposition as /metrics
-    metrics = MetricsServer(
-        settings,
-        lambda: render(registry),
-        for_worker(lambda: render(registry), runtime.config),
-    )
+            self.faust.task(serve_metrics)
 
-    @app.task
-    async def serve_metrics() -> None:  # started with the app; cancelled, and so stopped, with it
-        await metrics.serve()
+    def exported_shards(self) -> list[Shard]:
+        """The owned shards, while the worker may export them (see `streams.live.driver`)."""
+        return self.runtime.owned_shards() if self.driver.membership.valid() else []
 
-    return app
+    def exported_rejections(self) -> dict[str, int]:
+        return dict(self.runtime.rejected_totals()) if self.driver.membership.valid() else {}
 
+    def render(self) -> bytes:
+        """The exposition: the contract's series (as last rendered while a thread holds the
+        state) and the worker's health."""
+        if self.runtime.state_lock.acquire(blocking=False):
+            try:
+                self._core_text = render(self.core_registry)
+            finally:
+                self.runtime.state_lock.release()
+        return self._core_text + render(self.health_registry)
 
-def _lag(app: faust.App, topic: str, runtime: LiveRuntime, partition: int) -> int | None:
-    """Messages in an owned partition not yet processed here (None before the first fetch)."""
-    try:
-        highwater = app.consumer.highwater(TP(topic, partition))
-    except Exception:
-        return None
-    if highwater is None or highwater < 0 or partition not in runtime.next_offset:
-        return None
-    return max(0, highwater - runtime.next_offset[partition])
+    def close(self) -> None:
+        """Release the /metrics socket of an app that never ran."""
+        if self.metrics is not None:
+            self.metrics.close()

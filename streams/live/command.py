@@ -33,6 +33,7 @@ from streams.store import StoreError, open_store
 log = structlog.get_logger(__name__)
 
 EXIT_USAGE = 2
+STARTUP_BROKER_WAIT_S = 10.0  # then the worker starts anyway and waits for the broker itself
 
 # What faust and mode read from the environment when they are imported (faust/types/_env.py,
 # faust/__init__.py, faust/streams.py, mode/utils/logging.py), each with both of Faust's prefixes.
@@ -84,9 +85,12 @@ def run(args: argparse.Namespace) -> int:
     ignored = ignore_faust_environment()
     import faust  # noqa: PLC0415  (faust is slow to import; only the worker needs it)
 
-    from streams.live.app import create_app  # noqa: PLC0415
+    from streams.live.app import LiveApp  # noqa: PLC0415
     from streams.live.clients import BrokerCheckError, check_brokers  # noqa: PLC0415
+    from streams.live.driver import unreachable  # noqa: PLC0415
+    from streams.live.faults import FAULT_VARIABLE, FaultInjectingMonitor  # noqa: PLC0415
     from streams.live.runtime import LiveRuntime  # noqa: PLC0415
+    from streams.live.store_thread import StoreThread  # noqa: PLC0415
     from streams.live.topics import TopicError, ensure_topics, partition_for  # noqa: PLC0415
     from streams.live.web import WebError  # noqa: PLC0415
 
@@ -97,36 +101,76 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         return _fail(exc)
     register_settings(settings)  # every SecretStr and the store URL's password: masked in logs
+    # Every store call runs in one thread (SQLite connections belong to the thread that opened
+    # them; the event loop must not wait for the store): opened, used and closed there.
+    store_thread = StoreThread()
     try:
         config = load_norms(settings.norms_file)
-        store = open_store(settings.store_url)
+        store = store_thread.call(open_store, settings.store_url)
     except (ConfigError, StoreError) as exc:
+        store_thread.shutdown()
         return _fail(exc)
+
+    def topic_partitions(timeout: float = 30.0) -> int:
+        return ensure_topics(settings, timeout=timeout)[settings.events_topic]
+
+    app: LiveApp | None = None
     try:
         if args.rebuild:
-            removed = store.delete_checkpoints(settings.group_id, settings.events_topic)
+            removed = store_thread.call(
+                store.delete_checkpoints, settings.group_id, settings.events_topic
+            )
             log.info("checkpoints deleted: state is rebuilt from the topic", count=removed)
         check_brokers(settings)
-        partitions = ensure_topics(settings)[settings.events_topic]
+        try:
+            partitions: int | None = topic_partitions(STARTUP_BROKER_WAIT_S)
+        except TopicError as exc:
+            if not unreachable(exc):
+                raise
+            # Not a configuration error: the broker is away (a restart, an outage). The worker
+            # starts, says so on /metrics, and sets the topics up when the broker is back.
+            log.warning("Kafka brokers unreachable at start-up; waiting for them", detail=str(exc))
+            partitions = None
+        fault = os.environ.get(FAULT_VARIABLE)
+        monitor = None
+        if fault:
+            log.warning("test-only fault injection is on", detail=FAULT_VARIABLE)
+            monitor = FaultInjectingMonitor(
+                config,
+                fault,
+                lateness=settings.lateness,
+                track_changes=True,
+                dedupe_horizon=settings.dedupe_days * 86_400.0,
+                max_event_bytes=settings.max_event_bytes,
+            )
         runtime = LiveRuntime(
             config,
             store,
             group=settings.group_id,
             topic=settings.events_topic,
-            partition_of=partial(partition_for, partitions=partitions),
+            partition_of=partial(partition_for, partitions=partitions) if partitions else None,
             lateness=settings.lateness,
             dedupe_horizon=settings.dedupe_days * 86_400.0,
             max_event_bytes=settings.max_event_bytes,
             store_retention=settings.store_retention_days * 86_400.0,
             wall_clock=settings.clock == "wall",
             checkpoint_every=settings.checkpoint_every,
+            monitor=monitor,
         )
-        app = create_app(settings, runtime)
+
+        def late_partitions() -> None:
+            partitions = topic_partitions(STARTUP_BROKER_WAIT_S)
+            runtime.set_partitioner(partial(partition_for, partitions=partitions))
+
+        app = LiveApp(
+            settings, runtime, store_thread, partitions=None if partitions else late_partitions
+        )
     except (BrokerCheckError, TopicError, WebError, StoreError) as exc:
-        store.close()
+        store_thread.call(store.close)
+        store_thread.shutdown()
         return _fail(exc)
     worker = faust.Worker(
-        app,
+        app.faust,
         loglevel=settings.log_level,
         logging_config=stdlib_logging_config(settings.log_level),
         redirect_stdouts=False,
@@ -142,5 +186,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         worker.execute_from_commandline()
     finally:
-        store.close()
+        store_thread.call(store.close)
+        store_thread.shutdown()
     return 0

@@ -6,7 +6,11 @@ the same events, or an at-least-once redelivery, leaves the store exactly as it 
 
 The live worker also keeps a `Checkpoint` per Kafka partition here: its serialized state and the
 next offset to read, saved in the same transaction as the rows that state produced, so after a
-crash or a partition move the next owner continues exactly where the rows end.
+crash or a partition move the next owner continues exactly where the rows end. Checkpoints are
+fenced by an owner epoch the store issues (`OutcomeStore.claim_partition`): a worker that takes a
+partition claims it, which gives it a new epoch and makes every save with an older one fail with
+`StaleCheckpoint`, so a stale owner (paused past its session, cut off from Kafka) can never
+overwrite the new owner's state, whatever offset it got to.
 
 Backends are imported inside `open_store`, so a driver is only needed when its URL is used.
 
@@ -24,7 +28,7 @@ import difflib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -82,10 +86,25 @@ class Checkpoint:
     offset: int  # the next offset to read (last applied + 1)
     state: bytes  # opaque
     saved_at: float  # UTC epoch seconds
+    # the owner epoch `claim_partition` gave the saving worker; None saves unfenced (tests, tools)
+    epoch: int | None = field(default=None, compare=False)
 
     def describe(self) -> str:
         """`group/topic[partition]`, for messages."""
         return f"{self.group}/{self.topic}[{self.partition}]"
+
+
+class StaleCheckpoint(StoreError):
+    """A checkpoint was refused: another worker owns its partition now (nothing was written).
+
+    Either the partition was claimed since this worker claimed it (its epoch is no longer the
+    partition's), or the stored offset is ahead of the checkpoint's. The worker that gets this
+    must drop the partition: its state is not the partition's any more.
+    """
+
+    def __init__(self, message: str, partition: int) -> None:
+        super().__init__(message)
+        self.partition = partition
 
 
 class OutcomeStore(ABC):
@@ -107,9 +126,19 @@ class OutcomeStore(ABC):
     def save_checkpoints(self, checkpoints: Sequence[Checkpoint], batch: OutcomeBatch) -> None:
         """Upsert `batch` (as `write` does) and every checkpoint, all in ONE transaction.
 
-        Checkpoints are keyed by (group, topic, partition). An offset never moves backwards: when
-        a stored offset is greater than the new one (a stale worker writing after its partition
-        moved to another), StoreError is raised and nothing of the call is written.
+        Checkpoints are keyed by (group, topic, partition). A checkpoint with an `epoch` is
+        fenced: unless the partition's owner epoch is still that one (`claim_partition`), or when
+        the stored offset is greater than the new one (a stale worker writing after its partition
+        moved to another), `StaleCheckpoint` is raised and nothing of the call is written.
+        """
+
+    @abstractmethod
+    def claim_partition(self, group: str, topic: str, partition: int, owner: str) -> int:
+        """Make `owner` the owner of the partition's checkpoint; returns its new owner epoch.
+
+        Every claim gives a greater epoch than the one before, in one transaction, so from the
+        moment it returns every save with an older epoch fails with `StaleCheckpoint`. `owner`
+        is only recorded (host and process, for an operator reading the table).
         """
 
     @abstractmethod
@@ -118,9 +147,10 @@ class OutcomeStore(ABC):
 
     @abstractmethod
     def delete_checkpoints(self, group: str, topic: str) -> int:
-        """Delete every partition's checkpoint of `group` on `topic` (for a full rebuild).
+        """Delete every partition's checkpoint of `group` on `topic` (for a full rebuild), and
+        their owner epochs, so a worker still holding one can no longer save.
 
-        Returns how many were deleted.
+        Returns how many checkpoints were deleted.
         """
 
     @abstractmethod
@@ -259,6 +289,19 @@ def stale_offset_message(new: Checkpoint, stored_offset: int) -> str:
     return (
         f"checkpoint for {new.describe()} refused: the stored offset {stored_offset} is ahead of "
         f"{new.offset}; another worker owns this partition now (nothing of this save was written)"
+    )
+
+
+def stale_epoch_message(new: Checkpoint, owner: tuple[int, str] | None) -> str:
+    """Why a checkpoint was refused: the partition was claimed since its writer claimed it."""
+    now = (
+        "its claim was deleted (a rebuild)"
+        if owner is None
+        else f"it was claimed since, by {owner[1]} (epoch {owner[0]})"
+    )
+    return (
+        f"checkpoint for {new.describe()} refused: written with owner epoch {new.epoch}, but "
+        f"{now}; another worker owns this partition now (nothing of this save was written)"
     )
 
 

@@ -8,10 +8,19 @@ stores subclass it, so they run the very same upserts and SELECTs and cannot dri
 adds only its connection, its schema (its own column types) and its error messages. Writes are
 `executemany` upserts (`INSERT … ON CONFLICT … DO UPDATE`) inside one transaction, so writing the
 same batch twice leaves identical contents.
+
+Checkpoint fencing: `claim_partition` records an owner epoch per (group, topic, partition) in
+`checkpoint_owners`, and a fenced save first updates that row on the condition that the epoch is
+still the saver's, inside the save's transaction. The row is locked (PostgreSQL) or the database
+is (SQLite's BEGIN IMMEDIATE) until the save commits, so a claim and a save never interleave: the
+save of a worker whose partition was claimed since finds another epoch and is refused whole. The
+table is created here on first use, with DDL both engines read alike; it holds no outcome data,
+so the schema version is unchanged and older readers never look at it.
 """
 
 from __future__ import annotations
 
+import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -29,8 +38,10 @@ from streams.core.rows import (
 from streams.store.base import (
     Checkpoint,
     OutcomeStore,
+    StaleCheckpoint,
     StoreError,
     check_checkpoint,
+    stale_epoch_message,
     stale_offset_message,
 )
 
@@ -113,6 +124,17 @@ FEEDBACK = _Table("feedback", FeedbackRecord, _columns(FeedbackRecord), ("munici
 _CHECKPOINT_COLUMNS = "consumer_group, topic, partition, next_offset, state, saved_at"
 _CHECKPOINT_KEY = "consumer_group = {param} AND topic = {param} AND partition = {param}"
 
+OWNERS_TABLE = """CREATE TABLE IF NOT EXISTS checkpoint_owners (
+    consumer_group TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    epoch BIGINT NOT NULL,
+    owner TEXT NOT NULL,
+    claimed_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (consumer_group, topic, partition)
+)"""
+"""The owner epoch of each partition's checkpoint (created on first use; see the module doc)."""
+
 
 class Statements:
     """Every statement the SQL stores run, rendered for one driver's parameter marker.
@@ -170,6 +192,26 @@ class Statements:
             "WHERE checkpoints.next_offset <= excluded.next_offset"
         )
         self.stored_offset = f"SELECT next_offset FROM checkpoints WHERE {where_key}"
+        # Fencing: a claim gives the next epoch; a fenced save first "updates" the owner row on
+        # the condition that the epoch is still its own (no row counted: claimed since).
+        self.claim = (
+            "INSERT INTO checkpoint_owners "
+            "(consumer_group, topic, partition, epoch, owner, claimed_at) "
+            f"VALUES ({', '.join([param_marker] * 3)}, 1, {param_marker}, {param_marker}) "
+            "ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET "
+            "epoch = checkpoint_owners.epoch + 1, owner = excluded.owner, "
+            "claimed_at = excluded.claimed_at"
+        )
+        self.owner = f"SELECT epoch, owner FROM checkpoint_owners WHERE {where_key}"
+        self.fence = (
+            f"UPDATE checkpoint_owners SET epoch = epoch WHERE {where_key} "
+            f"AND epoch = {param_marker}"
+        )
+        self.owners_present = "SELECT 1 FROM checkpoint_owners WHERE 1 = 0"
+        self.delete_owners = (
+            f"DELETE FROM checkpoint_owners WHERE consumer_group = {param_marker} "
+            f"AND topic = {param_marker}"
+        )
         self.load_checkpoint = f"SELECT {_CHECKPOINT_COLUMNS} FROM checkpoints WHERE {where_key}"
         self.delete_checkpoints = (
             f"DELETE FROM checkpoints WHERE consumer_group = {param_marker} "
@@ -217,6 +259,7 @@ class SqlStore(OutcomeStore):
     """
 
     statements: ClassVar[Statements]
+    _owners_ready = False  # the checkpoint_owners table is known to exist (`_ensure_owners`)
 
     @abstractmethod
     def _transaction(self, doing: str) -> AbstractContextManager[Cursor]:
@@ -249,24 +292,58 @@ class SqlStore(OutcomeStore):
         """Upsert the checkpoints, then the batch, in one transaction; see `OutcomeStore`.
 
         Checkpoints go first, in key order: a stale one is refused before any row is sent, and
-        concurrent savers lock checkpoint rows in one order.
+        concurrent savers lock owner and checkpoint rows in one order.
         """
         for checkpoint in checkpoints:
             check_checkpoint(checkpoint)
         if not checkpoints and not len(batch):
             return
         ordered = sorted(checkpoints, key=lambda c: (c.group, c.topic, c.partition))
+        if any(c.epoch is not None for c in ordered):
+            self._ensure_owners()
         with self._transaction("save checkpoints to") as cursor:
             for c in ordered:
+                key = (c.group, c.topic, c.partition)
+                if c.epoch is not None:
+                    cursor.execute(self.statements.fence, (*key, c.epoch))
+                    if cursor.rowcount != 1:
+                        cursor.execute(self.statements.owner, key)
+                        found = cursor.fetchone()
+                        owner = None if found is None else (int(found[0]), str(found[1]))
+                        raise StaleCheckpoint(stale_epoch_message(c, owner), c.partition)
                 cursor.execute(
-                    self.statements.save_checkpoint,
-                    (c.group, c.topic, c.partition, c.offset, c.state, c.saved_at),
+                    self.statements.save_checkpoint, (*key, c.offset, c.state, c.saved_at)
                 )
                 if cursor.rowcount != 1:
-                    cursor.execute(self.statements.stored_offset, (c.group, c.topic, c.partition))
+                    cursor.execute(self.statements.stored_offset, key)
                     (stored,) = cursor.fetchone()
-                    raise StoreError(stale_offset_message(c, stored))
+                    raise StaleCheckpoint(stale_offset_message(c, stored), c.partition)
             self._upsert(cursor, batch)
+
+    def claim_partition(self, group: str, topic: str, partition: int, owner: str) -> int:
+        """Take the partition's checkpoint over for `owner`; its new epoch (see `OutcomeStore`)."""
+        if partition < 0:
+            raise StoreError(f"cannot claim partition {partition}: partitions are never negative")
+        self._ensure_owners()
+        key = (group, topic, partition)
+        with self._transaction("claim a partition in") as cursor:
+            cursor.execute(self.statements.claim, (*key, owner, time.time()))
+            cursor.execute(self.statements.owner, key)
+            (epoch, _) = cursor.fetchone()
+        return int(epoch)
+
+    def _ensure_owners(self) -> None:
+        """Create the owner table on first use (once per store object; see the module doc)."""
+        if self._owners_ready:
+            return
+        try:
+            with self._transaction("prepare checkpoint fencing in") as cursor:
+                cursor.execute(OWNERS_TABLE, ())
+        except StoreError:
+            # Two workers creating it at once: PostgreSQL may refuse the second CREATE. If the
+            # table is there now, that is all we wanted; otherwise the error stands.
+            self._query("checkpoint owners", self.statements.owners_present, ())
+        self._owners_ready = True
 
     def load_checkpoint(self, group: str, topic: str, partition: int) -> Checkpoint | None:
         rows = self._query(
@@ -280,9 +357,12 @@ class SqlStore(OutcomeStore):
         )
 
     def delete_checkpoints(self, group: str, topic: str) -> int:
+        self._ensure_owners()
         with self._transaction("delete checkpoints from") as cursor:
             cursor.execute(self.statements.delete_checkpoints, (group, topic))
-            return cursor.rowcount
+            deleted = cursor.rowcount
+            cursor.execute(self.statements.delete_owners, (group, topic))
+            return deleted
 
     def purge(self, before: float) -> dict[str, int]:
         counts: dict[str, int] = {}
