@@ -5,8 +5,11 @@ The settings part of ``--help`` is generated from `WorkerSettings` (`streams.liv
 Start-up errors a user can fix are one message on stderr and exit code 2, never a traceback and
 never a secret: unusable settings, norms or store, an untrusted Kafka broker certificate, a
 broker without TLS or a refused login (a wrong SASL password: `streams.live.clients.
-check_brokers`), an unreachable broker (`ensure_topics`), a metrics port in use or unusable
-metrics TLS files (`streams.live.web.WebError`).
+check_brokers`), topics the broker refuses or that have too few partitions (`ensure_topics`), a
+metrics port in use or unusable metrics TLS files (`streams.live.web.WebError`). A broker that
+does not answer within `STARTUP_BROKER_WAIT_S` is not such an error (a restart during an outage
+must not become a crash loop): the worker starts, serves /metrics with
+``contact_worker_broker_connected 0``, and sets the topics up when the broker is back.
 
 Faust is configured from the ``CONTACTMON_*`` settings only. Its generic environment variables
 are ignored: the app gets ``env={}`` (`streams.live.app`), and the few that Faust reads when it is

@@ -51,9 +51,9 @@ from streams.store.base import Checkpoint, OutcomeStore
 
 log = structlog.get_logger(__name__)
 
-ROWS_EVERY = 250
+ROWS_EVERY = 500
 """Events of a partition after which its changed rows are taken (`PendingRows`)..."""
-ROWS_HORIZON = 3_600.0
+ROWS_HORIZON = 6 * 3_600.0
 """... or seconds of event time, whichever comes first (checked every 64 events)."""
 ROWS_CHECK_MASK = 63
 
