@@ -34,6 +34,7 @@ import argparse
 import multiprocessing
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -346,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         replay_s, rebuild_s = rebuild(bootstrap, state, big) if big else (0.0, 0.0)
     finally:
         subprocess.run([*kafka, "stop", "--port", str(port)], check=False, env=env)
+        shutil.rmtree(state, ignore_errors=True)  # the broker's data: about a gigabyte
 
     core_mean = (core + core_after) / 2
     rows = [
