@@ -30,8 +30,8 @@ lock: $(STAMP)  ## regenerate requirements.lock and requirements-dev.lock from p
 		--extra dev -o requirements-dev.lock pyproject.toml
 
 lint: $(STAMP)  ## ruff
-	$(BIN)/ruff check events streams tests
-	$(BIN)/ruff format --check events streams tests
+	$(BIN)/ruff check events sources streams tests bench
+	$(BIN)/ruff format --check events sources streams tests bench
 
 typecheck: $(STAMP)  ## mypy --strict
 	$(BIN)/mypy

@@ -1,0 +1,100 @@
+"""Keyed pseudonyms and deterministic event ids (`sources.pseudonym`)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from events.decode import Decoder
+from events.personal import personal_data_in
+from sources.pseudonym import (
+    KEY_FILE_VARIABLE,
+    KEY_VARIABLE,
+    Pseudonymiser,
+    PseudonymKeyError,
+    from_environment,
+)
+
+KEY = b"k" * 32
+OTHER_KEY = b"o" * 32
+
+
+def test_same_input_same_subject_and_other_key_other_subject() -> None:
+    zaak = "5d8c9d2e-2b7a-4f63-9b1c-3a7e0a6f1e11"
+    a, b = Pseudonymiser(KEY), Pseudonymiser(OTHER_KEY)
+    assert a.subject("zaak", zaak) == a.subject("zaak", zaak)
+    assert a.subject("zaak", zaak) != b.subject("zaak", zaak)
+    assert a.subject("zaak", zaak) != a.subject("fixi", zaak)
+    assert zaak not in a.subject("zaak", zaak)
+    assert a.subject("zaak", zaak).startswith("zaak-")
+    assert len(a.subject("zaak", zaak)) == len("zaak-") + 32
+
+
+def test_parts_cannot_run_into_each_other() -> None:
+    p = Pseudonymiser(KEY)
+    assert p.event_id("a", "bc") != p.event_id("ab", "c")
+    assert p.event_id("a\x1fb", "c") != p.event_id("a", "b\x1fc")
+
+
+def test_event_ids_are_uuids_and_deterministic() -> None:
+    p = Pseudonymiser(KEY)
+    url = "https://openzaak.example/zaken/api/v1/statussen/9f1c"
+    first, again = p.event_id("status", url), p.event_id("status", url)
+    assert first == again
+    parsed = uuid.UUID(first)
+    assert parsed.version == 8
+    assert parsed.variant == uuid.RFC_4122
+    assert p.event_id("status", url, "item.closed") != first
+    assert Pseudonymiser(OTHER_KEY).event_id("status", url) != first
+    with pytest.raises(ValueError, match="at least one part"):
+        p.event_id()
+
+
+@given(st.text(min_size=1, max_size=80))
+def test_subjects_never_look_like_personal_data_and_pass_the_decoder(source_id: str) -> None:
+    subject = Pseudonymiser(KEY).subject("kcc", source_id)
+    assert personal_data_in(subject) is None
+    line = (
+        '{"specversion":"1.0","id":"x","source":"urn:test","type":"nl.contactmonitor.call.queued",'
+        f'"time":"2024-05-21T09:30:00+02:00","subject":"{subject}",'
+        '"data":{"municipality":"castricum","channel":"telefoon"}}'
+    ).encode()
+    decoded = Decoder(["castricum"]).decode(line, now=2e9)
+    assert getattr(decoded, "subject", None) == subject, decoded
+
+
+def test_the_key_is_never_shown() -> None:
+    secret = "s3cr3t-" * 6
+    p = Pseudonymiser(secret.encode())
+    assert secret not in repr(p)
+    with pytest.raises(PseudonymKeyError) as short:
+        Pseudonymiser(b"short-secret")
+    assert "short-secret" not in str(short.value)
+    assert KEY_VARIABLE in str(short.value)
+
+
+def test_key_from_the_environment_or_a_file(tmp_path: Path) -> None:
+    key = "0123456789abcdef" * 4
+    env_subject = from_environment({KEY_VARIABLE: key}).subject("zaak", "1")
+    key_file = tmp_path / "key"
+    key_file.write_text(key + "\n")
+    assert from_environment({KEY_FILE_VARIABLE: str(key_file)}).subject("zaak", "1") == env_subject
+
+
+@pytest.mark.parametrize(
+    ("environ", "names"),
+    [
+        ({}, KEY_VARIABLE),
+        ({KEY_VARIABLE: "too-short"}, KEY_VARIABLE),
+        ({KEY_VARIABLE: "x" * 40, KEY_FILE_VARIABLE: "/k"}, KEY_FILE_VARIABLE),
+        ({KEY_FILE_VARIABLE: "/nonexistent/key"}, KEY_FILE_VARIABLE),
+    ],
+)
+def test_missing_or_bad_keys_are_named(environ: dict[str, str], names: str) -> None:
+    with pytest.raises(PseudonymKeyError, match=names) as error:
+        from_environment(environ)
+    assert "too-short" not in str(error.value)
