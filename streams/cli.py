@@ -10,10 +10,11 @@ a traceback for bad input or bad configuration.
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +30,26 @@ log = structlog.get_logger(__name__)
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1  # something outside the user's input failed (e.g. the mail server)
+
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    # name: (module with `add_arguments(parser)` and `run(args) -> int`, help, description);
+    # each module keeps its heavy imports inside `run`, so `contactmon --help` stays fast
+    "worker": (
+        "streams.live.command",
+        "run the live stream processor on Kafka (settings from CONTACTMON_* variables)",
+        "The live stream processor: consumes contact.events from Kafka, applies the same core "
+        "as `replay`, sends bad events to the dead-letter topic, keeps checkpoints in the "
+        "store and serves /metrics.",
+    ),
+    "overview": (
+        "streams.overview.command",
+        "serve the overview page of every municipality from Prometheus (and Alertmanager)",
+        "The read-only overview page a team lead reads without Grafana, for every "
+        "municipality: the workers' metrics from Prometheus, the firing alerts from "
+        "Alertmanager. Each worker serves the same page for its own municipalities on its "
+        "metrics port (/overzicht).",
+    ),
+}
 
 
 def _parse_until(text: str) -> float:
@@ -414,31 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generate realistic, reproducible contact events for the municipalities.",
     )
     simulate_command.add_arguments(sim)
-    from streams.live import command as worker_command  # noqa: PLC0415
-
-    wrk = sub.add_parser(
-        "worker",
-        help="run the live stream processor on Kafka (settings from CONTACTMON_* variables)",
-        description=(
-            "The live stream processor: consumes contact.events from Kafka, applies the same core "
-            "as `replay`, sends bad events to the dead-letter topic, keeps checkpoints in the "
-            "store and serves /metrics."
-        ),
-    )
-    worker_command.add_arguments(wrk)
-    from streams.overview import command as overview_command  # noqa: PLC0415
-
-    ovw = sub.add_parser(
-        "overview",
-        help="serve the overview page of every municipality from Prometheus (and Alertmanager)",
-        description=(
-            "The read-only overview page a team lead reads without Grafana, for every "
-            "municipality: the workers' metrics from Prometheus, the firing alerts from "
-            "Alertmanager. Each worker serves the same page for its own municipalities on its "
-            "metrics port (/overzicht)."
-        ),
-    )
-    overview_command.add_arguments(ovw)
+    for name, (module, help_text, description) in COMMANDS.items():
+        command = importlib.import_module(module)
+        command.add_arguments(sub.add_parser(name, help=help_text, description=description))
     return parser
 
 
@@ -457,14 +456,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from streams import purge  # noqa: PLC0415
 
             return purge.run(args, args.store, datetime.now(UTC).date())
-        if args.command == "worker":
-            from streams.live import command as worker_command  # noqa: PLC0415
-
-            return worker_command.run(args)
-        if args.command == "overview":
-            from streams.overview import command as overview_command  # noqa: PLC0415
-
-            return overview_command.run(args)
+        if args.command in COMMANDS:
+            run: Callable[[argparse.Namespace], int] = importlib.import_module(
+                COMMANDS[args.command][0]
+            ).run
+            return run(args)
         from streams.simulate import command as simulate_command  # noqa: PLC0415
 
         return simulate_command.run(args)
