@@ -1,4 +1,5 @@
-"""`contactmon worker` on a real broker with bad input: poison events and a mis-keyed producer.
+"""`contactmon worker` on a real broker with bad input: poison events, a mis-keyed producer, and
+events retention deleted before the worker read them.
 
 Each test ends with the worker's state equal to `contactmon replay` of the good events, and every
 bad event on the dead-letter topic once (by key) with its reason. The helpers here are shared with
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from streams.cli import main
 from streams.core.config import load_norms
@@ -294,3 +295,51 @@ class TestMisKeyedProducer:
         assert comparable(samples) == applied_in_order(lines, lateness=self.LATENESS)
         assert total(samples, "contact_events_total") == len(lines)
         assert consume_all(kafka_broker, names.dlq, expect=0) == []
+
+
+class TestRetentionGap:
+    """Events deleted by retention while the worker was away: it resumes at the earliest offset
+    Kafka still has (once, no seeking back and forth), says so in the log and in
+    `contact_worker_offsets_lost_total`, and its state is that of the events it could read."""
+
+    def test_resumes_at_the_earliest_offset(
+        self, kafka_broker: str, simulated_month: Path, tmp_path: Path
+    ) -> None:
+        names = Names()
+        lines = lines_of(simulated_month)
+        third = len(lines) // 3
+        first, lost, last = lines[:third], lines[third : 2 * third], lines[2 * third :]
+        store = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        w = Worker(kafka_broker, names, tmp_path, store, **EVENT_CLOCK)
+        try:
+            w.start()
+            wait_until("partitions assigned", lambda: w.owned() == PARTITIONS)
+            produce(kafka_broker, names.events, first)
+            wait_until("the first third processed", lambda: processed([w], len(first)))
+        finally:
+            assert w.stop() == 0  # its final checkpoint
+        produce(kafka_broker, names.events, lost)
+        admin = KafkaAdminClient(bootstrap_servers=kafka_broker)
+        consumer = KafkaConsumer(bootstrap_servers=kafka_broker)
+        try:  # what retention does: everything up to the end of the second third goes
+            tps = [TopicPartition(names.events, p) for p in range(PARTITIONS)]
+            ends = consumer.end_offsets(tps)
+            admin.delete_records({tp: end for tp, end in ends.items() if end > 0})
+        finally:
+            consumer.close()
+            admin.close()
+        produce(kafka_broker, names.events, last)
+        w = Worker(kafka_broker, names, tmp_path, store, **EVENT_CLOCK)
+        try:
+            w.start()
+            wait_until("every readable event processed", lambda: processed([w], len(lines)))
+            samples = w.scrape()
+        finally:
+            assert w.stop() == 0
+        assert total(samples, "contact_worker_offsets_lost_total") == len(lost)
+        # the events of the lost third's subjects wait as held events, as in the core (a replay
+        # would expire them all at its end)
+        assert comparable(samples) == applied_in_order([*first, *last], lateness=0)
+        log = w.log_path.read_text()
+        assert "deleted by retention before they were read" in log
+        assert "offset gap: seeking back" not in log
