@@ -49,6 +49,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Alertmanager. Each worker serves the same page for its own municipalities on its "
         "metrics port (/overzicht).",
     ),
+    "publish": (
+        "streams.importers.publish",
+        "send contract events from JSON Lines files (or stdin) to Kafka, keyed by municipality",
+        "Send contract events from JSON Lines files (or stdin) to the events topic, keyed by "
+        "municipality, acks=all: how history gets into Kafka before a worker --rebuild. Each "
+        "line is checked as the worker would; bad lines go to --rejects with their reason. "
+        "Sending a file twice only adds duplicates, which the worker ignores.",
+    ),
 }
 
 
