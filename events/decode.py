@@ -84,6 +84,9 @@ class Reason(StrEnum):
     PERSONAL_DATA = "personal_data"  # a subject or label looks like personal data (copy redacted)
     UNKNOWN_SUBJECT = "unknown_subject"  # set by the core: never opened, after the grace period
     ALREADY_OPENED = "already_opened"  # set by the core: another opening for a subject still open
+    UNMAPPED_ZAAKTYPE = "unmapped_zaaktype"  # set by ingest: no kind/category for the zaaktype
+    SOURCE_UNAVAILABLE = "source_unavailable"  # set by ingest: a resource could not be fetched
+    SOURCE_INVALID = "source_invalid"  # set by ingest: a fetched resource does not fit its spec
 
 
 class Event:
