@@ -86,7 +86,7 @@ class CallLifecycle(Lifecycle[CallState]):
             code = outcome_at(outcomes, pos)
             due = self.deadlines.of(call, n)
             if code == PENDING:
-                self.index.stop_waiting(n, due, call.profile.segment_index)
+                self.index.stop_waiting(n, due, call.profile.group)
                 if due is not None and t <= due:
                     outcomes = with_outcome(outcomes, pos, ABANDONED)
                     self.totals.cohort(n, self.month_of(call), COHORT_OUT)

@@ -109,7 +109,7 @@ class ItemLifecycle(Lifecycle[ItemState]):
             reached = st.reached(self.norms[n].stage)
             if (due is None or t <= due) and (reached is None or reached > t):
                 if reached is None:
-                    self.index.stop_waiting(n, due, st.profile.segment_index)
+                    self.index.stop_waiting(n, due, st.profile.group)
                 outcomes = with_outcome(outcomes, pos, EXCLUDED)
                 self.totals.cohort(n, self.month_of(st), COHORT_OUT)
         st.outcomes = outcomes
@@ -166,9 +166,9 @@ class ItemLifecycle(Lifecycle[ItemState]):
                 continue
             reached = st.reached(self.norms[n].stage)
             if reached is None:
-                self.index.stop_waiting(n, old, st.profile.segment_index)
+                self.index.stop_waiting(n, old, st.profile.group)
                 if new is not None:
-                    self.index.add(subject, n, new, st.profile.segment_index)
+                    self.index.add(subject, n, new, st.profile.group)
             elif new is not None:
                 self.index.add(subject, n, new, waiting=False)
                 if reached <= new:  # a pause that arrived late moved the deadline past it

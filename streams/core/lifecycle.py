@@ -83,8 +83,18 @@ class Lifecycle(ABC, Generic[S]):
                 for i, n in enumerate(self.norms)
                 if n.applies(family, kind, channel, segment, category)
             )
+            slot = self.totals.categories.slot(category)
             found = self.profiles[key] = Profile(
-                family, kind, channel, segment, category, source_system, team, queue, applicable
+                family,
+                kind,
+                channel,
+                segment,
+                category,
+                source_system,
+                team,
+                queue,
+                applicable,
+                slot,
             )
         return found
 
@@ -98,12 +108,17 @@ class Lifecycle(ABC, Generic[S]):
 
     def index_new(self, subject: str, st: Subject, deadlines: list[tuple[int, float]]) -> None:
         """A new subject waits for every norm of its profile, under ``deadlines``; it joins the
-        cohort of its opening month."""
-        group = st.profile.segment_index
+        cohort of its opening month, and its category's count towards a slot."""
+        profile = st.profile
+        group = profile.group
         month = self.month_of(st)
         for n, due in deadlines:
             self.index.add(subject, n, due, group)
             self.totals.cohort(n, month, APPLICABLE)
+        if self.totals.categories.opened(profile.category):
+            # the category now has a slot: subjects opened from now on get profiles that say so
+            for key in [k for k, p in self.profiles.items() if p.category == profile.category]:
+                del self.profiles[key]
 
     def month_of(self, st: Subject) -> int:
         """The cohort (local month of opening) ``st`` belongs to."""
@@ -148,7 +163,7 @@ class Lifecycle(ABC, Generic[S]):
             indexed, paused = (due, False) if before is None else before[n]
             if code == PENDING:
                 if previous is None:
-                    self.index.stop_waiting(n, indexed, st.profile.segment_index)
+                    self.index.stop_waiting(n, indexed, st.profile.group)
                 if due is not None and t <= due:
                     outcomes = with_outcome(outcomes, pos, MET)
                     self.count_decision(st, n, MET, t)

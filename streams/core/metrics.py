@@ -22,7 +22,18 @@ from streams.core.aggregates import (
     Aggregates,
 )
 from streams.core.shard import Shard
-from streams.core.state import CALL_CHANNELS, EVENT_TYPES, ITEM_KINDS, ITEM_STAGES, SEGMENTS
+from streams.core.state import (
+    CALL_CHANNELS,
+    EVENT_TYPES,
+    GROUPS,
+    ITEM_KINDS,
+    ITEM_STAGES,
+    OTHER_CATEGORY,
+    SEGMENTS,
+    group_of,
+    segment_of_group,
+    slot_of_group,
+)
 from streams.core.windows import WINDOWS, RollingSums
 
 QUANTILES = (0.5, 0.9)
@@ -62,14 +73,16 @@ def _families() -> dict[str, Family]:
             "contact_norm_outcomes",
             "counter",
             "Norm decisions, met or breached; very_late is the part of breached whose stage was "
-            "not reached within three times the norm's duration.",
-            ("municipality", "norm", "segment", "outcome"),
+            "not reached within three times the norm's duration. category: one of the "
+            "municipality's ten largest categories, or overig.",
+            ("municipality", "norm", "segment", "category", "outcome"),
         ),
         (
             "contact_norm_overdue_items",
             "gauge",
-            "Items still waiting for the norm's stage whose deadline has passed.",
-            ("municipality", "norm", "segment"),
+            "Items still waiting for the norm's stage whose deadline has passed. category: one of "
+            "the municipality's ten largest categories, or overig.",
+            ("municipality", "norm", "segment", "category"),
         ),
         (
             "contact_norm_at_risk_items",
@@ -176,6 +189,47 @@ def _compliance(family: Family, m: str, norm: str, per_segment: list[RollingSums
             family.add((m, norm, "", window), all_met / all_decided)
 
 
+def _counted_groups(totals: Aggregates) -> dict[str, set[int]]:
+    """Per norm id: the groups of a category with a slot that have outcome counters (for any
+    norm: a category's series never go away)."""
+    found: dict[str, set[int]] = {}
+    slots = totals.categories
+    for norm_id, segment, category, _ in totals.outcomes_total:
+        if category != OTHER_CATEGORY:
+            group = group_of(SEGMENTS.index(segment), slots.slot(category))
+            found.setdefault(norm_id, set()).add(group)
+    return found
+
+
+def _per_category(
+    fam: dict[str, Family],
+    m: str,
+    norm: str,
+    totals: Aggregates,
+    counted: set[int],
+    overdue: list[int],
+) -> None:
+    """Outcomes and overdue items of one norm per segment and category.
+
+    ``overig`` is there for every segment from the start, a category of item norms from the
+    moment it got its slot (at 0, before any subject of its own is decided, so that increase()
+    misses nothing), and then for good: the number of series only grows, up to segments x (ten
+    categories + overig) per norm. ``counted`` are the groups of a category with a slot.
+    """
+    groups = {group_of(s, 0) for s in range(len(SEGMENTS))} | counted
+    groups.update(g for g, count in enumerate(overdue) if count)
+    outcomes = totals.outcomes_total
+    for g in sorted(groups):
+        segment = SEGMENTS[segment_of_group(g)]
+        category = totals.categories.label(slot_of_group(g))
+        for outcome in NORM_OUTCOMES:
+            fam["contact_norm_outcomes"].add(
+                (m, norm, segment, category, outcome),
+                outcomes.get((norm, segment, category, outcome), 0),
+            )
+        fam["contact_norm_overdue_items"].add((m, norm, segment, category), overdue[g])
+
+
 def _projection(
     fam: dict[str, Family],
     m: str,
@@ -211,20 +265,21 @@ def _collect_shard(fam: dict[str, Family], shard: Shard, now: float) -> None:
         fam["contact_items_reopened"].add((m, kind), totals.reopened[kind])
     if now > float("-inf"):
         shard.advance_windows(now)
-    nothing = [[0] * len(SEGMENTS) for _ in shard.norms]
+    nothing = [[0] * GROUPS for _ in shard.norms]
     if shard.last_event_time is None:  # nothing seen yet: no clock to measure deadlines against
         overdue, at_risk = nothing, nothing
     else:
         overdue, at_risk = shard.waiting_by_norm(now)
+    counted = _counted_groups(totals)
     for i, norm in enumerate(shard.norms):
+        groups = counted.get(norm.id, set())
+        if norm.family == "item":  # calls have no category: only overig
+            slots = len(totals.categories.names)
+            groups |= {group_of(s, c) for s in range(len(SEGMENTS)) for c in range(1, slots + 1)}
+        _per_category(fam, m, norm.id, totals, groups, overdue[i])
         for s, segment in enumerate(SEGMENTS):
-            for outcome in NORM_OUTCOMES:
-                fam["contact_norm_outcomes"].add(
-                    (m, norm.id, segment, outcome),
-                    totals.outcomes_total[(norm.id, segment, outcome)],
-                )
-            fam["contact_norm_overdue_items"].add((m, norm.id, segment), overdue[i][s])
-            fam["contact_norm_at_risk_items"].add((m, norm.id, segment), at_risk[i][s])
+            risk = sum(at_risk[i][group_of(s, 0) : group_of(s + 1, 0)])
+            fam["contact_norm_at_risk_items"].add((m, norm.id, segment), risk)
         fam["contact_norm_target_ratio"].add((m, norm.id), norm.target)
         _compliance(fam["contact_norm_compliance_ratio"], m, norm.id, totals.compliance[i])
         if now > float("-inf"):

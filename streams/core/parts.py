@@ -17,7 +17,7 @@ from streams.core.deadline_index import DeadlineIndex
 from streams.core.feedback import FeedbackRow
 from streams.core.held import HeldEvents
 from streams.core.seen_keys import SeenKeys
-from streams.core.state import SEGMENTS, CallState, ItemState, Profile
+from streams.core.state import GROUPS, CallState, ItemState, Profile
 
 _NEVER = float("-inf")
 
@@ -59,7 +59,7 @@ class ShardParts:
 
     @classmethod
     def empty(cls, norm_ids: tuple[str, ...]) -> ShardParts:
-        return cls({}, {}, DeadlineIndex(len(SEGMENTS)), Aggregates(norm_ids))
+        return cls({}, {}, DeadlineIndex(GROUPS), Aggregates(norm_ids))
 
 
 @dataclass(slots=True)

@@ -9,6 +9,12 @@ What is derived is not stored: the norms that apply to a profile (from the norms
 the deadline index (from its buckets), the running totals of rolling windows (from their slots).
 Infinite clocks are stored as None. Event keys are hex; held events are their original bytes
 (base64), decoded again on load.
+
+Checkpoint format 4 added the category slots (``totals.categories``), a profile's slot (a ninth
+profile column), the category in the outcome counters (``[norm, segment, category, outcome,
+count]``) and waiting and overdue counts per group (segment and category slot) instead of per
+segment. :func:`upgrade_v3` turns format 3 data into that shape: everything then counted was
+``overig``.
 """
 
 from __future__ import annotations
@@ -21,18 +27,22 @@ from typing import Any
 
 from events.decode import Event
 
-from streams.core.aggregates import Aggregates
+from streams.core.aggregates import CATEGORIES_COUNTED, NORM_OUTCOMES, Aggregates, CategorySlots
 from streams.core.config import Norm
 from streams.core.deadline_index import DeadlineIndex
 from streams.core.held import HeldEvents
 from streams.core.parts import Clock, ShardParts
 from streams.core.state import (
     CALL_OUTCOME_NAMES,
+    CATEGORY_SLOTS,
+    GROUPS,
+    OTHER_CATEGORY,
     SEGMENTS,
     CallState,
     ItemHistory,
     ItemState,
     Profile,
+    group_of,
 )
 from streams.core.windows import RollingSums
 
@@ -98,6 +108,7 @@ def to_plain(parts: ShardParts) -> Plain:
                     p.source_system,
                     p.team,
                     p.queue,
+                    p.slot,
                 ]
             )
         return found
@@ -153,7 +164,13 @@ def to_plain(parts: ShardParts) -> Plain:
             "events_total": totals.events_total,
             "duplicates": totals.duplicates,
             "reopened": totals.reopened,
-            "outcomes_total": [[n, s, o, v] for (n, s, o), v in totals.outcomes_total.items()],
+            "outcomes_total": [
+                [n, s, c, o, v] for (n, s, c, o), v in totals.outcomes_total.items()
+            ],
+            "categories": {
+                "slots": list(totals.categories.names),
+                "counts": [[c, v] for c, v in totals.categories.counts.items()],
+            },
             "calls_total": [[c, o, v] for (c, o), v in totals.calls_total.items()],
             "open_items": totals.open_items,
             "calls_waiting": totals.calls_waiting,
@@ -195,6 +212,7 @@ def from_plain(
     """
     norm_ids = tuple(n.id for n in norms)
     parts = ShardParts.empty(norm_ids)
+    _load_categories(parts.totals.categories, plain["totals"]["categories"])
     profiles = [_profile(p, norms, parts) for p in plain["profiles"]]
     for row in plain["items"]:
         subject, pid, opened, responded, closed, closing, outcomes, keys, history = row
@@ -251,9 +269,12 @@ def _step(value: Any) -> int:
 
 
 def _profile(row: list[Any], norms: tuple[Norm, ...], parts: ShardParts) -> Profile:
-    family, kind, channel, segment, category, source_system, team, queue = row
+    family, kind, channel, segment, category, source_system, team, queue, slot = row
     if family not in ("item", "call"):
         raise ValueError("unknown profile family")
+    slots = parts.totals.categories
+    if not 0 <= _int(slot) <= len(slots.names) or (slot and slots.names[slot - 1] != category):
+        raise ValueError("a profile names a category slot that is not its category's")
     key = (
         _str(family),
         _opt_str(kind),
@@ -267,8 +288,9 @@ def _profile(row: list[Any], norms: tuple[Norm, ...], parts: ShardParts) -> Prof
     applicable = tuple(
         i for i, n in enumerate(norms) if n.applies(family, kind, channel, segment, category)
     )
-    profile = Profile(*key, applicable)
-    parts.profiles[key] = profile
+    profile = Profile(*key, applicable, slot)
+    if slot == slots.slot(_opt_str(category)):  # else its category got a slot after it was made
+        parts.profiles[key] = profile
     return profile
 
 
@@ -299,10 +321,13 @@ def _load_totals(totals: Aggregates, plain: Plain, norm_ids: tuple[str, ...]) ->
     totals.reopened = _counts(plain["reopened"], list(totals.reopened))
     totals.open_items = _counts(plain["open_items"], list(totals.open_items))
     totals.calls_waiting = _counts(plain["calls_waiting"], list(totals.calls_waiting))
-    for n, s, o, v in plain["outcomes_total"]:
-        if (n, s, o) not in totals.outcomes_total:
-            raise ValueError("outcome counter of an unknown norm, segment or outcome")
-        totals.outcomes_total[(n, s, o)] = _int(v)
+    labels = {OTHER_CATEGORY, *totals.categories.names}
+    for n, s, c, o, v in plain["outcomes_total"]:
+        if n not in norm_ids or s not in SEGMENTS or c not in labels or o not in NORM_OUTCOMES:
+            raise ValueError("outcome counter of an unknown norm, segment, category or outcome")
+        if _int(v) < 0:
+            raise ValueError("a negative outcome counter")
+        totals.outcomes_total[(n, s, c, o)] = v
     for c, o, v in plain["calls_total"]:
         if (c, o) not in totals.calls_total:
             raise ValueError("call counter of an unknown channel")
@@ -310,8 +335,8 @@ def _load_totals(totals: Aggregates, plain: Plain, norm_ids: tuple[str, ...]) ->
     overdue = [[_int(v) for v in per] for per in plain["overdue_decided"]]
     if len(overdue) != len(norm_ids) or len(plain["compliance"]) != len(norm_ids):
         raise ValueError("per-norm figures for another number of norms")
-    if any(len(per) != len(SEGMENTS) for per in overdue):
-        raise ValueError("per-segment figures for another number of segments")
+    if any(len(per) != GROUPS for per in overdue):
+        raise ValueError("per-group figures for another number of segments or category slots")
     totals.overdue_decided = overdue
     for windows, data in zip(totals.compliance, plain["compliance"], strict=True):
         for window, one in zip(windows, data, strict=True):
@@ -330,6 +355,50 @@ def _load_totals(totals: Aggregates, plain: Plain, norm_ids: tuple[str, ...]) ->
         sums = RollingSums(2)
         sums.load_plain(data)
         totals.satisfaction[_str(channel)] = sums
+
+
+def _load_categories(slots: CategorySlots, plain: Plain) -> None:
+    names = [_str(c) for c in plain["slots"]]
+    if len(names) > CATEGORY_SLOTS or len(set(names)) != len(names) or OTHER_CATEGORY in names:
+        raise ValueError("category slots: too many, repeated, or overig")
+    counts = {_str(c): _int(v) for c, v in plain["counts"]}
+    if len(counts) > CATEGORIES_COUNTED or set(counts) & {OTHER_CATEGORY, *names}:
+        raise ValueError("category counts: too many, or of a category with a slot")
+    if any(v <= 0 for v in counts.values()):
+        raise ValueError("category counts must be positive")
+    slots.names, slots.counts = names, counts
+
+
+def upgrade_v3(plain: Plain) -> Plain:
+    """Format 3 parts (no category slots) in the shape of format 4; ``plain`` is left as it was.
+
+    Format 3 kept waiting and overdue counts per segment: they become the ``overig`` group of
+    their segment, as do the outcome counters and the profiles (slot 0).
+    """
+
+    def per_group(per_segment: list[Any]) -> list[Any]:
+        if len(per_segment) != len(SEGMENTS):
+            raise ValueError("per-segment figures for another number of segments")
+        groups: list[Any] = [0] * GROUPS
+        for s, value in enumerate(per_segment):
+            groups[group_of(s, 0)] = value
+        return groups
+
+    totals = dict(plain["totals"])
+    totals["outcomes_total"] = [
+        [n, s, OTHER_CATEGORY, o, v] for n, s, o, v in totals["outcomes_total"]
+    ]
+    totals["overdue_decided"] = [per_group(per) for per in totals["overdue_decided"]]
+    totals["categories"] = {"slots": [], "counts": []}
+    return {
+        **plain,
+        "profiles": [[*row, 0] for row in plain["profiles"]],
+        "index": [
+            [n, due, subjects, None if waiting is None else per_group(waiting)]
+            for n, due, subjects, waiting in plain["index"]
+        ],
+        "totals": totals,
+    }
 
 
 def _load_held(held: HeldEvents, rows: list[Any], decode: Callable[[bytes], Event]) -> None:

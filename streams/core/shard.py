@@ -35,7 +35,7 @@ from streams.core.lifecycle import Lifecycle
 from streams.core.norm_deadlines import NormDeadlines
 from streams.core.parts import Changes, ShardParts
 from streams.core.seen_keys import DEFAULT_DEDUPE_HORIZON, SeenKeys
-from streams.core.state import SEGMENTS, CallState, ItemState, Subject, has_key
+from streams.core.state import GROUPS, CallState, ItemState, Subject, has_key
 
 S = TypeVar("S", ItemState, CallState)
 
@@ -308,9 +308,10 @@ class Shard:
     # --- read-outs for metrics ------------------------------------------------------------------
 
     def waiting_by_norm(self, now: float) -> tuple[list[list[int]], list[list[int]]]:
-        """(overdue, at risk) per norm index and segment index at ``now``."""
-        overdue = [list(per_segment) for per_segment in self.parts.totals.overdue_decided]
-        at_risk = [[0] * len(SEGMENTS) for _ in self.norms]
+        """(overdue, at risk) per norm index and group (segment and category slot, see
+        ``streams.core.state.group_of``) at ``now``."""
+        overdue = [list(per_group) for per_group in self.parts.totals.overdue_decided]
+        at_risk = [[0] * GROUPS for _ in self.norms]
         horizon = self.calendar.from_working_time(self.calendar.working_time(now) + 1.0)
         for n, due, group, count in self.parts.index.waiting_counts():
             if n >= len(self.norms):

@@ -8,11 +8,13 @@ norms, the deadline rules): those are bound again on restore. A fingerprint of t
 travels along: restoring state made under different rules would misplace outcomes, so it is
 refused with a message that says what to do.
 
-The format (version 3) is explicit, versioned plain data: one JSON object (orjson) holding
+The format (version 4) is explicit, versioned plain data: one JSON object (orjson) holding
 ``format``, ``version``, the driver's ``extra`` and per municipality its fingerprint and its parts
 as ``streams.core.parts_codec`` writes them. Reading it runs no code from the store: it is parsed
-as JSON and every value is checked before anything is restored. Versions 1 and 2 were pickles;
-they are recognised by their first byte and refused unread, with the way out (``--rebuild``).
+as JSON and every value is checked before anything is restored. Version 4 added the category
+slots of the metrics' category label; version 3 is still read (``parts_codec.upgrade_v3``: all it
+counted becomes ``overig``). Versions 1 and 2 were pickles; they are recognised by their first
+byte and refused unread, with the way out (``--rebuild``).
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from events.decode import Decoder, Event, Rejection
 
 from streams.core.config import MonitorConfig, Norm
 from streams.core.parts import ShardParts
-from streams.core.parts_codec import from_plain, to_plain
+from streams.core.parts_codec import from_plain, to_plain, upgrade_v3
 from streams.core.shard import Shard
 
 FORMAT = "contactmon-checkpoint"
-FORMAT_VERSION = 3  # 1: pickle of the undivided Shard; 2: pickle of ShardParts; 3: plain JSON
+# 1: pickle of the undivided Shard; 2: pickle of ShardParts; 3: plain JSON; 4: + category slots
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (3, 4)
 _PICKLE_FIRST_BYTE = 0x80
 _REBUILD = (
     "delete the checkpoints to rebuild the state from the topic (contactmon worker --rebuild)"
@@ -94,10 +98,11 @@ def load(data: bytes, config: MonitorConfig) -> tuple[dict[str, ShardParts], dic
         raise SnapshotError(
             f"the checkpoint cannot be read (not a contactmon checkpoint); {_REBUILD}"
         )
-    if payload.get("version") != FORMAT_VERSION:
+    version = payload.get("version")
+    if version not in READABLE_VERSIONS:
         raise SnapshotError(
-            f"the checkpoint has format version {payload.get('version')!r}, this contactmon reads "
-            f"{FORMAT_VERSION}; {_REBUILD}"
+            f"the checkpoint has format version {version!r}, this contactmon reads "
+            f"{' and '.join(map(str, READABLE_VERSIONS))}; {_REBUILD}"
         )
     decoder = Decoder(config.slugs, time_span=config.calendar.supported_span())
     restored: dict[str, ShardParts] = {}
@@ -120,7 +125,8 @@ def load(data: bytes, config: MonitorConfig) -> tuple[dict[str, ShardParts], dic
                 "from the topic (contactmon worker --rebuild)"
             )
         try:
-            restored[slug] = from_plain(entry["parts"], norms, lambda raw: _held(decoder, raw))
+            parts = entry["parts"] if version == FORMAT_VERSION else upgrade_v3(entry["parts"])
+            restored[slug] = from_plain(parts, norms, lambda raw: _held(decoder, raw))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise SnapshotError(
                 f"the checkpoint of {slug!r} is damaged ({type(exc).__name__}); {_REBUILD}"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Final, get_args
 
-from events.vocabulary import CallChannel, EventType, Kind, Resolution, Segment
+from events.vocabulary import DEFAULT_CATEGORY, CallChannel, EventType, Kind, Resolution, Segment
 
 from streams.core.config import Stage
 
@@ -27,6 +27,29 @@ SEGMENTS: Final = tuple(s.value for s in Segment)
 RESOLUTIONS: Final = tuple(r.value for r in Resolution)
 WITHDRAWN: Final = frozenset({Resolution.INGETROKKEN.value, Resolution.VERVALLEN.value})
 ITEM_STAGES: Final = tuple(s for s in get_args(Stage) if s != "answer")  # response, resolution
+
+# Norm figures are counted per group: a segment and a category slot. Slot 0 is ``overig`` (every
+# category without a slot of its own, and calls); slots 1..CATEGORY_SLOTS are the categories that
+# got one (``streams.core.aggregates.CategorySlots``), for the metrics' bounded category label.
+CATEGORY_SLOTS: Final = 10
+OTHER_CATEGORY: Final = DEFAULT_CATEGORY  # "overig"
+SLOTS_PER_SEGMENT: Final = CATEGORY_SLOTS + 1
+GROUPS: Final = len(SEGMENTS) * SLOTS_PER_SEGMENT
+
+
+def group_of(segment_index: int, slot: int) -> int:
+    """The group of a segment and a category slot (``segment_of_group`` and ``slot_of_group``
+    take it apart)."""
+    return segment_index * SLOTS_PER_SEGMENT + slot
+
+
+def segment_of_group(group: int) -> int:
+    return group // SLOTS_PER_SEGMENT
+
+
+def slot_of_group(group: int) -> int:
+    return group % SLOTS_PER_SEGMENT
+
 
 # Outcome codes of one norm for one subject, three bits per norm in ``outcomes``.
 PENDING: Final = 0
@@ -76,18 +99,26 @@ def unpack_closing(closing: int) -> tuple[str, bool | None]:
 
 
 class Profile:
-    """What many items or calls share; interned per shard, never mutated."""
+    """What many items or calls share; interned per shard, never mutated.
+
+    ``slot`` is the category's slot when the profile was made (0: ``overig``); when a category
+    gets a slot later, its profiles are interned anew, so every subject keeps the group it was
+    counted in from opening to eviction.
+    """
 
     __slots__ = (
         "category",
+        "category_label",
         "channel",
         "family",
+        "group",
         "kind",
         "norms",
         "positions",
         "queue",
         "segment",
         "segment_index",
+        "slot",
         "source_system",
         "team",
     )
@@ -103,6 +134,7 @@ class Profile:
         team: str | None,
         queue: str | None,
         norms: tuple[int, ...],
+        slot: int = 0,
     ) -> None:
         self.family = family
         self.kind = kind
@@ -110,6 +142,9 @@ class Profile:
         self.segment = segment
         self.segment_index = SEGMENTS.index(segment)  # the metrics split every norm by it
         self.category = category
+        self.slot = slot
+        self.group = group_of(self.segment_index, slot)  # waiting counts and overdue are per group
+        self.category_label = category if slot and category is not None else OTHER_CATEGORY
         self.source_system = source_system
         self.team = team
         self.queue = queue

@@ -315,6 +315,7 @@ class TestMetricsExist:
             "municipality",
             "norm",
             "segment",  # contract section 4, version 2
+            "category",  # contract section 4, version 2: ten largest categories plus overig
             "outcome",
         }
         assert exported["contact_events_rejected_total"] == TARGET_LABELS | {"reason"}

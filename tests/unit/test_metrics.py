@@ -56,6 +56,7 @@ def sample_names(text: str) -> set[str]:
 
 
 UNKNOWN = {"segment": "onbekend"}  # the test events give no segment
+OTHER = {**UNKNOWN, "category": "overig"}  # and a category too small for a series of its own
 ALL = {"segment": ""}  # the compliance ratio of all segments together
 HEILOO_REACTIE = {"municipality": "heiloo", "norm": "melding-reactie"}
 
@@ -76,18 +77,18 @@ class TestCollector:
         assert (
             get(
                 "contact_norm_outcomes_total",
-                {**c, "norm": "melding-reactie", "segment": "onbekend", "outcome": "met"},
+                {**c, "norm": "melding-reactie", **OTHER, "outcome": "met"},
             )
             == 1
         )
         assert (
             get(
                 "contact_norm_outcomes_total",
-                {**c, "norm": "melding-reactie", "segment": "onbekend", "outcome": "breached"},
+                {**c, "norm": "melding-reactie", **OTHER, "outcome": "breached"},
             )
             == 1
         )
-        assert get("contact_norm_overdue_items", {**c, "norm": "melding-reactie", **UNKNOWN}) == 1
+        assert get("contact_norm_overdue_items", {**c, "norm": "melding-reactie", **OTHER}) == 1
         assert (
             get(
                 "contact_norm_compliance_ratio",

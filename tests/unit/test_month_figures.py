@@ -9,11 +9,12 @@ from pathlib import Path
 from streams.cli import main
 from streams.core.config import load_norms
 from streams.core.monitor import Monitor
-from streams.exposition import monitor_registry, render
+from streams.exposition import monitor_registry
 from tests.factories import event, opened, ts
 
 WALL = 4_102_444_800.0
 REACTIE = {"municipality": "castricum", "norm": "melding-reactie"}
+OTHER = {"category": "overig"}  # the test items' category is too small for a series of its own
 
 
 def monitor(*raws: bytes) -> Monitor:
@@ -38,21 +39,232 @@ class TestSegments:
         reg = monitor_registry(m, now=lambda: ts("2024-05-20 10:00"))
         get = reg.get_sample_value
         outcome = "contact_norm_outcomes_total"
-        assert get(outcome, {**REACTIE, "segment": "ondernemer", "outcome": "met"}) == 1
-        assert get(outcome, {**REACTIE, "segment": "ondernemer", "outcome": "breached"}) == 1
-        assert get(outcome, {**REACTIE, "segment": "inwoner", "outcome": "met"}) == 1
+        assert get(outcome, {**REACTIE, **OTHER, "segment": "ondernemer", "outcome": "met"}) == 1
+        assert (
+            get(outcome, {**REACTIE, **OTHER, "segment": "ondernemer", "outcome": "breached"}) == 1
+        )
+        assert get(outcome, {**REACTIE, **OTHER, "segment": "inwoner", "outcome": "met"}) == 1
         overdue = "contact_norm_overdue_items"
-        assert get(overdue, {**REACTIE, "segment": "ondernemer"}) == 1
-        assert get(overdue, {**REACTIE, "segment": "inwoner"}) == 0
+        assert get(overdue, {**REACTIE, **OTHER, "segment": "ondernemer"}) == 1
+        assert get(overdue, {**REACTIE, **OTHER, "segment": "inwoner"}) == 0
         ratio = "contact_norm_compliance_ratio"
         assert get(ratio, {**REACTIE, "segment": "ondernemer", "window": "30d"}) == 0.5
         assert get(ratio, {**REACTIE, "segment": "", "window": "30d"}) == 2 / 3
 
-    def test_series_stay_bounded(self) -> None:
-        m = monitor(*[opened(f"f{i}", "2024-05-13 10:00", category=f"c{i}") for i in range(300)])
-        text = render(monitor_registry(m, now=lambda: ts("2024-05-20 10:00"))).decode()
-        series = [line for line in text.splitlines() if line and not line.startswith("#")]
-        assert len(series) < 6000
+
+KINDS = (
+    ("melding", "app"),
+    ("vraag", "email"),
+    ("terugbelverzoek", "telefoon"),
+    ("klacht", "webformulier"),
+    ("aanvraag", "webformulier"),
+)
+SEGMENT_WORDS = ("inwoner", "ondernemer", "maatschappelijke_partner", "onbekend")
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def samples(m: Monitor, now: str) -> Samples:
+    """Every sample of the exposition at ``now``: (name, sorted labels) -> value."""
+    reg = monitor_registry(m, now=lambda: ts(now))
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in reg.collect()
+        for s in family.samples
+    }
+
+
+def summed(found: Samples, name: str, without: tuple[str, ...]) -> dict[tuple[object, ...], float]:
+    """``sum without (without) (name)``."""
+    sums: dict[tuple[object, ...], float] = {}
+    for (sample, labels), value in found.items():
+        if sample == name:
+            key = tuple(kv for kv in labels if kv[0] not in without)
+            sums[key] = sums.get(key, 0) + value
+    return sums
+
+
+def counters(found: Samples) -> Samples:
+    return {k: v for k, v in found.items() if k[0].endswith("_total")}
+
+
+class TestCategories:
+    """Outcomes and overdue items per category: the ten that first reach twenty items opened
+    keep a series for good, the rest is overig; the sums are the unsplit figures."""
+
+    def test_the_first_ten_to_reach_twenty_items_get_a_series(self) -> None:
+        raws = []
+        for i in range(25):  # c0..c11 reach twenty in this order; c12 never does
+            for c in range(13):
+                if c < 12 or i < 5:
+                    raws.append(
+                        opened(
+                            f"c{c}-{i}", f"2024-05-13 {8 + c // 2:02d}:{i:02d}", category=f"c{c}"
+                        )
+                    )
+        m = monitor(*raws)
+        assert m.shards["castricum"].totals.categories.names == [f"c{c}" for c in range(10)]
+        m.advance(ts("2024-05-20 10:00"))
+        found = samples(m, "2024-05-20 10:00")
+        labels = {dict(k[1]).get("category") for k in found if k[0] == "contact_norm_overdue_items"}
+        assert labels == {"overig", *(f"c{c}" for c in range(10))}
+        overdue = "contact_norm_overdue_items"
+        # the twentieth item of a category (the one that earns the slot) and those before stay
+        # in overig; five later ones each of c0..c9 have the category's own series
+        c0 = {**REACTIE, "segment": "onbekend", "category": "c0"}
+        assert found[(overdue, tuple(sorted(c0.items())))] == 5
+        # a slot's series are there from the start, at 0 (so increase() misses no decision),
+        # for every item norm; calls have no category
+        klacht = {**c0, "norm": "klacht-afhandeling", "outcome": "met"}
+        assert found[("contact_norm_outcomes_total", tuple(sorted(klacht.items())))] == 0
+        phone = {**c0, "norm": "telefoon-opname", "outcome": "met"}
+        assert ("contact_norm_outcomes_total", tuple(sorted(phone.items()))) not in found
+        total = sum(
+            v
+            for (n, lab), v in found.items()
+            if n == overdue and dict(lab)["norm"] == "melding-reactie"
+        )
+        assert total == 12 * 25 + 5
+
+    def test_sums_without_category_are_the_unsplit_figures(self) -> None:
+        raws = [
+            opened(f"f{c}-{i}", "2024-05-13 10:00", category=f"c{c}", segment=SEGMENT_WORDS[i % 4])
+            for c in range(3)
+            for i in range(40)
+        ]
+        raws += [
+            event("item.responded", f"f{c}-{i}", "2024-05-14 10:00")
+            for c in range(3)
+            for i in range(0, 40, 3)
+        ]
+        raws += [
+            event("item.responded", f"f{c}-{i}", "2024-06-14 10:00")
+            for c in range(3)
+            for i in range(1, 40, 3)
+        ]
+        m = monitor(*raws)
+        m.advance(ts("2024-07-01 10:00"))
+        found = samples(m, "2024-07-01 10:00")
+        totals = m.shards["castricum"].totals
+        by_outcome = summed(found, "contact_norm_outcomes_total", ("segment", "category"))
+        for norm in totals.norm_ids:
+            for outcome in ("met", "breached", "very_late"):
+                key = (("municipality", "castricum"), ("norm", norm), ("outcome", outcome))
+                assert by_outcome[key] == totals.outcomes(norm, outcome)
+        assert (
+            by_outcome[
+                (("municipality", "castricum"), ("norm", "melding-reactie"), ("outcome", "met"))
+            ]
+            == 42
+        )
+        overdue = summed(found, "contact_norm_overdue_items", ("category",))
+        waiting, _ = m.shards["castricum"].waiting_by_norm(ts("2024-07-01 10:00"))
+        for i, norm in enumerate(totals.norm_ids):
+            for s, segment in enumerate(SEGMENT_WORDS):
+                key = (("municipality", "castricum"), ("norm", norm), ("segment", segment))
+                assert overdue[key] == sum(waiting[i][s * 11 : (s + 1) * 11])
+        reactie = [v for k, v in overdue.items() if ("norm", "melding-reactie") in k]
+        assert sum(reactie) == 3 * 13  # 14 responded in time and 13 late of each category's 40
+        # every series of version 2 (per segment) is still there, with or without a category
+        segments = set(summed(found, "contact_norm_outcomes_total", ("category",)))
+        assert len(segments) == 4 * 4 * len(totals.norm_ids) * 3  # municipalities, segments
+
+    def test_counters_never_go_down_when_the_ranking_changes(self) -> None:
+        m = monitor()
+        before: Samples = {}
+        mondays = ["2024-05-13", "2024-05-20", "2024-05-27", "2024-06-03"]
+        # first small categories, then ten big ones take the slots, then a bigger one comes
+        # that finds no slot free: it counts as overig, and no series goes down or away
+        waves = [[f"klein{c}" for c in range(5)], [f"groot{c}" for c in range(10)], ["nieuw"]]
+        for wave, categories in enumerate(waves):
+            for i in range(30 if wave else 5):
+                for c in categories:
+                    m.process(opened(f"{c}-{i}", f"{mondays[wave]} 10:00", category=c), WALL)
+                    if i % 2:
+                        m.process(
+                            event("item.responded", f"{c}-{i}", f"{mondays[wave]} 11:00"), WALL
+                        )
+            m.advance(ts(f"{mondays[wave + 1]} 09:00"))
+            now = counters(samples(m, f"{mondays[wave + 1]} 09:00"))
+            for key, value in before.items():
+                assert key in now, key
+                assert now[key] >= value, key
+            before = now
+        slots = m.shards["castricum"].totals.categories.names
+        assert slots == [f"groot{c}" for c in range(10)]
+        labels = {
+            dict(k[1]).get("category") for k in before if k[0] == "contact_norm_outcomes_total"
+        }
+        assert "nieuw" not in labels
+        assert "klein0" not in labels
+
+    def test_series_stay_bounded_with_four_municipalities(self) -> None:
+        """The worst case: every municipality fills its ten slots, and every norm is decided
+        and overdue for every segment and category."""
+        raws = []
+        municipalities = ("bergen", "castricum", "heiloo", "uitgeest")
+        for muni in municipalities:
+            for c in range(30):
+                for i in range(20):  # every category reaches twenty: the first ten get slots
+                    raws.append(
+                        opened(f"w{c}-{i}", "2024-05-13 10:00", municipality=muni, category=f"c{c}")
+                    )
+            for c in range(30):
+                for kind, channel in KINDS:
+                    for segment in SEGMENT_WORDS:
+                        subject = f"{kind}-{segment}-{c}"
+                        raws.append(
+                            opened(
+                                subject,
+                                "2024-05-13 11:00",
+                                municipality=muni,
+                                kind=kind,
+                                channel=channel,
+                                category=f"c{c}",
+                                segment=segment,
+                            )
+                        )
+                        raws.append(
+                            opened(
+                                subject + "-met",
+                                "2024-05-13 11:00",
+                                municipality=muni,
+                                kind=kind,
+                                channel=channel,
+                                category=f"c{c}",
+                                segment=segment,
+                            )
+                        )
+                        raws.append(
+                            event("item.responded", subject + "-met", "2024-05-13 12:00", muni)
+                        )
+                        raws.append(
+                            event(
+                                "item.closed",
+                                subject + "-met",
+                                "2024-05-13 12:00",
+                                muni,
+                                resolution="afgehandeld",
+                            )
+                        )
+            for segment in SEGMENT_WORDS:
+                raws.append(
+                    event(
+                        "call.queued",
+                        f"call-{segment}",
+                        "2024-05-13 10:00",
+                        muni,
+                        channel="telefoon",
+                        segment=segment,
+                    )
+                )
+        m = monitor(*raws)
+        found = samples(m, "2024-09-02 10:00")
+        outcomes = {k for k in found if k[0] == "contact_norm_outcomes_total"}
+        overdue = {k for k in found if k[0] == "contact_norm_overdue_items"}
+        # five item norms x 4 segments x 11 categories x 3 outcomes, the phone norm only overig
+        assert len(outcomes) == 4 * (5 * 4 * 11 * 3 + 4 * 3)
+        assert len(overdue) == 4 * (5 * 4 * 11 + 4)
+        assert len(found) < 6000, len(found)
 
 
 class TestVeryLate:

@@ -17,10 +17,10 @@ from streams.core.monitor import Monitor
 from streams.core.shard import Shard
 from streams.core.state import (
     BREACHED,
+    GROUPS,
     MET,
     OUTCOME_NAMES,
     PENDING,
-    SEGMENTS,
     VERY_LATE,
     is_breach,
     outcome_at,
@@ -85,7 +85,7 @@ def reference(norm: Norm, opened: float, events: list[tuple[float, str]], until:
 def check_bookkeeping(shard: Shard) -> None:
     """Waiting counts, overdue and counters agree with a scan over the items."""
     waiting: Counter[tuple[int, float]] = Counter()
-    overdue = [[0] * len(SEGMENTS) for _ in shard.norms]
+    overdue = [[0] * GROUPS for _ in shard.norms]
     decided: Counter[tuple[str, str]] = Counter()
     for item in shard.items.values():
         for pos, n in enumerate(item.profile.norms):
@@ -94,9 +94,9 @@ def check_bookkeeping(shard: Shard) -> None:
             due = shard.deadline_of(item, n)
             reached = item.reached(norm.stage)
             if code == PENDING and reached is None and due is not None:
-                waiting[(n, due, item.profile.segment_index)] += 1
+                waiting[(n, due, item.profile.group)] += 1
             if is_breach(code) and reached is None and not shard.deadlines.stopped(item, n):
-                overdue[n][item.profile.segment_index] += 1
+                overdue[n][item.profile.group] += 1
             if code in (MET, BREACHED, VERY_LATE):
                 decided[(norm.id, "met" if code == MET else "breached")] += 1
     indexed = {(n, due, g): c for n, due, g, c in shard.parts.index.waiting_counts()}

@@ -6,6 +6,7 @@ import pytest
 
 from streams.core.config import parse_norms
 from streams.core.monitor import Monitor
+from streams.core.state import GROUPS
 from tests.factories import event, opened, ts
 
 WALL = 4_102_444_800.0  # 2100-01-01: no test event is "in the future"
@@ -291,7 +292,7 @@ class TestPausedItemsAreNeverOverdueOrAtRisk:
             event("item.closed", "a1", "2026-03-07 10:00"),
         )
         assert overdue_at_risk(m, "aanvraag-reactie", "2026-03-07 10:00") == (0, 0)
-        assert m.shards["castricum"].totals.overdue_decided == [[0] * 4] * 6
+        assert m.shards["castricum"].totals.overdue_decided == [[0] * GROUPS] * 6
 
     def test_a_norm_that_is_not_pausable_keeps_its_clock(self) -> None:
         m = make()

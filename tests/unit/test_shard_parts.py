@@ -66,7 +66,7 @@ class TestAggregates:
         totals.decision_moved(0, resident, 3600.0, 1800.0)
         totals.advance_windows(10_000.0)
         assert totals.outcomes("reactie", "met") == totals.outcomes("reactie", "breached") == 1
-        assert totals.outcomes_total[("reactie", "inwoner", "met")] == 1
+        assert totals.outcomes_total[("reactie", "inwoner", "overig", "met")] == 1
         assert list(totals.compliance[0][0].totals("1d")) == [1, 2]
 
     def test_scores_per_channel(self) -> None:

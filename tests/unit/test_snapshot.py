@@ -72,6 +72,120 @@ class TestRoundTrip:
         assert list(restored) == ["heiloo"]
 
 
+def category_events(start: int, stop: int) -> list[bytes]:
+    """Items of twelve categories, in turns, numbered start..stop - 1: c0..c9 reach their
+    twentieth item (and get a slot) from item 20 on, c10 and c11 find no slot left."""
+    raws = []
+    for i in range(start, stop):
+        for c in range(12):
+            raws.append(opened(f"c{c}-{i}", f"2024-05-13 {8 + i // 10:02d}:00", category=f"c{c}"))
+            if i % 3 == 0:
+                raws.append(event("item.responded", f"c{c}-{i}", "2024-05-14 10:00"))
+    return raws
+
+
+def as_format_3(data: bytes) -> bytes:
+    """A format 4 checkpoint without category slots written as format 3 wrote it."""
+    payload = orjson.loads(data)
+    payload["version"] = 3
+    for entry in payload["shards"].values():
+        parts = entry["parts"]
+        assert parts["totals"].pop("categories")["slots"] == []  # format 3 counted no category
+        parts["profiles"] = [row[:-1] for row in parts["profiles"]]
+        for row in parts["index"]:
+            if row[3] is not None:
+                row[3] = row[3][::11]  # the overig group of each segment
+        totals = parts["totals"]
+        totals["outcomes_total"] = [[n, s, o, v] for n, s, _, o, v in totals["outcomes_total"]]
+        totals["overdue_decided"] = [per[::11] for per in totals["overdue_decided"]]
+    return orjson.dumps(payload)
+
+
+def without_category(m: Monitor) -> dict[tuple[object, ...], float]:
+    """The category-split series summed without the category label."""
+    sums: dict[tuple[object, ...], float] = {}
+    for family in monitor_registry(m).collect():
+        for sample in family.samples:
+            if "category" in sample.labels:
+                key = (
+                    sample.name,
+                    *sorted(kv for kv in sample.labels.items() if kv[0] != "category"),
+                )
+                sums[key] = sums.get(key, 0) + sample.value
+    return sums
+
+
+class TestCategorySlots:
+    """The metrics' category slots are part of the checkpoint; format 3 still loads."""
+
+    @pytest.mark.parametrize("cut", [5, 19, 20, 21, 30])
+    def test_a_restored_worker_exports_the_same_series(self, cut: int) -> None:
+        config = load_norms()
+        whole, first = Monitor(config, lateness=0), Monitor(config, lateness=0)
+        for raw in category_events(0, 40):
+            whole.process(raw, WALL)
+        for raw in category_events(0, cut):
+            first.process(raw, WALL)
+        second = restored_copy(first)
+        slots = second.shards["castricum"].totals.categories
+        assert (slots.names, slots.counts) == (
+            first.shards["castricum"].totals.categories.names,
+            first.shards["castricum"].totals.categories.counts,
+        )
+        for raw in category_events(cut, 40):
+            second.process(raw, WALL)
+        for m in (whole, second):
+            m.finish(1_720_000_000.0)
+        text = render(monitor_registry(second))
+        assert text == render(monitor_registry(whole))
+        assert b'category="c9"' in text
+        assert b'category="c10"' not in text
+
+    def test_a_format_3_checkpoint_still_loads(self) -> None:
+        config = load_norms()
+        m = Monitor(config, lateness=0)
+        for raw in category_events(0, 15):  # no category has a slot yet
+            m.process(raw, WALL)
+        m.advance(1_715_900_000.0)  # some breached and overdue, some still waiting
+        old = as_format_3(snapshot.dump(m.shards.values(), config))
+        parts, _ = snapshot.load(old, config)
+        copy = Monitor(config, lateness=0)
+        for slug, p in parts.items():
+            copy.adopt(slug, p)
+        assert render(monitor_registry(copy)) == render(monitor_registry(m))
+        for raw in category_events(15, 40):  # slots are handed out after the restore, counting
+            copy.process(raw, WALL)  # from then on: later than without the restore
+            m.process(raw, WALL)
+        assert copy.shards["castricum"].totals.categories.names == [f"c{c}" for c in range(10)]
+        assert without_category(copy) == without_category(m)
+        assert without_category(copy) != without_category(Monitor(config))
+
+    @pytest.mark.parametrize(
+        ("path", "value"),
+        [
+            (("profiles", 0, 8), 3),  # a slot the category does not have
+            (("totals", "categories", "slots"), ["overig"]),
+            (("totals", "categories", "slots"), [f"c{c}" for c in range(11)]),
+            (("totals", "categories", "counts"), [["c0", 0]]),
+            (("totals", "outcomes_total", 0, 2), "c77"),  # a category without a slot
+        ],
+    )
+    def test_damaged_category_slots_are_refused(
+        self, path: tuple[object, ...], value: object
+    ) -> None:
+        config = load_norms()
+        m = Monitor(config, lateness=0)
+        for raw in category_events(0, 25):
+            m.process(raw, WALL)
+        payload = orjson.loads(snapshot.dump([m.shards["castricum"]], config))
+        target = payload["shards"]["castricum"]["parts"]
+        for key in path[:-1]:
+            target = target[key]  # type: ignore[index]
+        target[path[-1]] = value  # type: ignore[index]
+        with pytest.raises(snapshot.SnapshotError, match="damaged"):
+            snapshot.load(orjson.dumps(payload), config)
+
+
 PAUSABLE = """
 norms:
   - {id: reactie, applies_to: {kind: aanvraag}, stage: response, within: 3, unit: workdays,
