@@ -49,6 +49,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Alertmanager. Each worker serves the same page for its own municipalities on its "
         "metrics port (/overzicht).",
     ),
+    "ingest": (
+        "streams.ingest.command",
+        "receive CloudEvents and ZGW / Open Klant notifications over HTTP, produce them to Kafka",
+        "An HTTP service for sources: POST /cloudevents takes contract events (one or an "
+        "array), POST /notificaties ZGW Notificaties (Open Notificaties, Open Zaak) and Open "
+        "Klant notifications, whose resources it fetches and maps to events. Answers 2xx only "
+        "after Kafka acknowledged; what can never map goes to the dead-letter topic. See "
+        "docs/ingest.md.",
+    ),
     "publish": (
         "streams.importers.publish",
         "send contract events from JSON Lines files (or stdin) to Kafka, keyed by municipality",
