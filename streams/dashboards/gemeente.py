@@ -57,9 +57,11 @@ TITLE = "Contactmonitor — Gemeente"
 DESCRIPTION = (
     "Eén gemeente in detail: werkvoorraad per norm met verloop, naleving tegen het doel, "
     "doorlooptijden (mediaan en 90 %), telefonie en tevredenheid per kanaal. Filters: gemeente, "
-    "soort item, kanaal en venster, waar de metric dat label heeft. Een uitsplitsing naar "
-    "segment (inwoner, ondernemer, maatschappelijke partner) staat niet in de metrics maar in "
-    "de maandexport (contactmon export)."
+    "soort item, kanaal en venster, waar de metric dat label heeft. Uitgesplitst naar segment "
+    "(inwoner, ondernemer, maatschappelijke partner, onbekend) en naar de tien grootste "
+    "categorieën van de gemeente (de rest: overig); 'zeer laat' is te laat en meer dan drie keer "
+    "de normtermijn. De maandcijfers per segment en kanaal staan in de maandexport en het "
+    "maandrapport (contactmon export, contactmon report)."
 )
 
 MUNICIPALITY = 'municipality="$municipality"'
@@ -258,14 +260,24 @@ def outcomes_per_day() -> TimeseriesPanel:
         return f"sum(increase({selector}[1d]))"
 
     panel = timeseries(
-        "Besluiten per dag: op tijd en te laat (alle normen)",
-        "Hoeveel items per 24 uur hun norm haalden ('op tijd') en hoeveel niet ('te laat').",
+        "Besluiten per dag: op tijd, te laat en zeer laat (alle normen)",
+        "Hoeveel items per 24 uur hun norm haalden ('op tijd') en hoeveel niet ('te laat'); "
+        "'zeer laat' is het deel van 'te laat' dat pas na meer dan drie keer de normtermijn "
+        "klaar was (of nog wacht).",
         unit="none",
         axis_label="besluiten per dag",
-        queries=[query(per_day("met"), "op tijd"), query(per_day("breached"), "te laat")],
+        queries=[
+            query(per_day("met"), "op tijd"),
+            query(per_day("breached"), "te laat"),
+            query(per_day("very_late"), "zeer laat"),
+        ],
         width=24,
     )
-    for name, colour in (("op tijd", STATUS_OK), ("te laat", STATUS_BAD)):
+    for name, colour in (
+        ("op tijd", STATUS_OK),
+        ("te laat", STATUS_BAD),
+        ("zeer laat", STATUS_WARN),
+    ):
         panel = panel.override_by_name(
             name,
             [
@@ -274,14 +286,14 @@ def outcomes_per_day() -> TimeseriesPanel:
                 )
             ],
         )
-    return panel.override_by_name(
-        "te laat",
-        [
-            model.DynamicConfigValue(
-                id_val="custom.lineStyle", value={"fill": "dash", "dash": [10, 10]}
-            )
-        ],
-    )
+    for name, style in (
+        ("te laat", {"fill": "dash", "dash": [10, 10]}),
+        ("zeer laat", {"fill": "dot"}),  # told apart by line style too, not by colour alone
+    ):
+        panel = panel.override_by_name(
+            name, [model.DynamicConfigValue(id_val="custom.lineStyle", value=style)]
+        )
+    return panel
 
 
 # --- handling durations -----------------------------------------------------------------------
@@ -552,6 +564,86 @@ def overdue_per_segment() -> StatPanel:
     ).mappings(zero_text("geen"))
 
 
+def late_per_segment() -> TablePanel:
+    """Decisions per segment over 30 days: on time, late, very late."""
+    return _late_table(
+        "segment",
+        "Segment",
+        "Te laat per segment (30 dagen)",
+        "Per segment: het aandeel op tijd, en hoeveel items te laat en zeer laat (meer dan drie "
+        "keer de normtermijn) waren, over alle normen samen in de laatste 30 dagen.",
+    )
+
+
+# --- categories -------------------------------------------------------------------------------
+
+
+def overdue_per_category() -> TablePanel:
+    """Items over their deadline now, per category (all norms together), most first."""
+    expr = f"sum by (category) ({sel('contact_norm_overdue_items', MUNICIPALITY)})"
+    panel = table(
+        "Over termijn per categorie",
+        "Items die nog wachten terwijl de termijn verstreken is, per categorie (de tien "
+        "grootste categorieën van de gemeente; de rest telt als overig). Een categorie houdt "
+        "haar eigen regel als ze die eenmaal heeft.",
+        queries=[query(expr, instant=True, table_format=True)],
+        width=12,
+        height=10,
+    )
+    rename = {"category": "Categorie", "Value #A": "Over termijn"}
+    return (
+        panel.with_transformation(organize(rename))
+        .sort_by([sort_by_column("Over termijn", descending=True)])
+        .override_by_name("Over termijn", column("none", decimals=0))
+    )
+
+
+def late_per_category() -> TablePanel:
+    """Decisions per category over 30 days: on time, late, very late."""
+    return _late_table(
+        "category",
+        "Categorie",
+        "Te laat per categorie (30 dagen)",
+        "Per categorie (de tien grootste, de rest overig): het aandeel op tijd, en hoeveel items "
+        "te laat en zeer laat (meer dan drie keer de normtermijn) waren, over alle normen samen "
+        "in de laatste 30 dagen.",
+    )
+
+
+def _late_table(label: str, title: str, panel_title: str, description: str) -> TablePanel:
+    def increase(outcome: str) -> str:
+        selector = sel("contact_norm_outcomes_total", MUNICIPALITY, f'outcome=~"{outcome}"')
+        return f"sum by ({label}) (increase({selector}[30d]))"
+
+    share = f"{increase('met')} / {increase('met|breached')}"
+    panel = table(
+        panel_title,
+        description,
+        queries=[
+            query(share, instant=True, table_format=True),
+            query(increase("breached"), instant=True, table_format=True),
+            query(increase("very_late"), instant=True, table_format=True),
+        ],
+        width=12,
+        height=10,
+    )
+    rename = {
+        label: title,
+        "Value #A": "Op tijd",
+        "Value #B": "Te laat",
+        "Value #C": "Zeer laat",
+    }
+    panel = (
+        panel.with_transformation(merge())
+        .with_transformation(organize(rename))
+        .sort_by([sort_by_column("Te laat", descending=True)])
+        .override_by_name("Op tijd", column("percentunit", decimals=1))
+    )
+    for name in ("Te laat", "Zeer laat"):
+        panel = panel.override_by_name(name, column("none", decimals=0))
+    return panel
+
+
 HEADROOM_STEPS = ((None, STATUS_BAD), (0, STATUS_WARN), (3, STATUS_OK))
 
 
@@ -621,7 +713,11 @@ def dashboard() -> Dashboard:
             ),
             ("Telefoon, chat en balie", [calls_waiting(), calls_per_hour(), phone_service_level()]),
             ("Tevredenheid", [satisfaction_trend(), satisfaction_now()]),
-            ("Segmenten", [compliance_per_segment(), overdue_per_segment()]),
+            (
+                "Segmenten",
+                [compliance_per_segment(), overdue_per_segment(), late_per_segment()],
+            ),
+            ("Categorieën", [overdue_per_category(), late_per_category()]),
             ("Deze maand", [month_headroom(), month_projection()]),
         ],
     )

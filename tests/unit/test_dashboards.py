@@ -394,6 +394,17 @@ class TestContent:
         assert any("contact_norm_month_headroom_items" in e for e in exprs)
         assert any("contact_norm_month_projection_ratio" in e for e in exprs)
 
+    def test_gemeente_splits_by_category_and_shows_very_late(
+        self, boards: dict[str, dict[str, Any]], exporter: Exporter
+    ) -> None:
+        exprs = [t["expr"] for p in iter_panels(boards["gemeente"]) for t in p.get("targets", [])]
+        by_category = [e for e in exprs if "by (category)" in e]
+        assert any("contact_norm_overdue_items" in e for e in by_category)
+        assert any('outcome=~"very_late"' in e for e in by_category)
+        assert any('outcome="very_late"' in e for e in exprs)  # in the decisions per day
+        # the simulated month gave categories series of their own, and no more than ten
+        assert 2 <= len(exporter.values["category"] - {"overig"}) <= 10
+
     def test_compliance_ratios_pick_all_segments_or_one(
         self, boards: dict[str, dict[str, Any]]
     ) -> None:
