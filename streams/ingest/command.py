@@ -149,8 +149,8 @@ async def _serve(
             scheme = "https" if context is not None else "http"
             log.info(
                 "ingest serving",
-                url=f"{scheme}://{settings.ingest_host}:{settings.ingest_port}",
-                subscriptions=len(ingest.subscriptions),
+                path=f"{scheme}://{settings.ingest_host}:{settings.ingest_port}",
+                count=len(ingest.subscriptions),
             )
             await stop.wait()
             log.info("ingest stopping")

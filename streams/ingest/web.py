@@ -100,7 +100,7 @@ class IngestApp:
             await self._send_all(result.records)
         except ProduceError as exc:
             count.labels(route, "unavailable").inc()
-            log.warning("records not acknowledged; answered 503", route=route, error=str(exc))
+            log.warning("records not acknowledged; answered 503", path=route, detail=str(exc))
             return web.json_response(
                 {"error": "the broker did not acknowledge; send again"},
                 status=503,
