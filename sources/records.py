@@ -7,8 +7,8 @@ pure: a record in, a list of events (dicts in the contract's CloudEvents shape) 
   ``unknown_status``, ...), the field (a column name) and a fixed sentence. Never a value from
   the record, so it can be logged and written to a rejects file beside the record's line number.
 - `LocalTimes` reads the time stamps of exports (``2024-03-04 09:15:02``, ``04-03-2024 09:15``,
-  with or without an offset) as local time of the calendar's zone, and writes them as RFC 3339
-  with the offset of that moment; the offset of each local hour is computed once.
+  with or without an offset) as local time of the calendar's zone (years 2000 to 2099), and
+  writes them as RFC 3339 with the offset of that moment; each local hour is computed once.
 - `Municipalities` turns what a source calls a municipality (a slug, a name, a team or queue
   label that starts with or contains one) into the contract's slug.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,7 @@ __all__ = [
     "LocalTimes",
     "Municipalities",
     "Reject",
+    "Skip",
     "cloud_event",
     "label",
     "parse_bool",
@@ -48,6 +49,13 @@ class Reject:
     reason: str
     field: str | None
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A record that holds no contract event (an agent logging in, a note): not an error."""
+
+    why: str
 
 
 class BadValue(ValueError):
@@ -87,23 +95,30 @@ _DATE_FORMATS: Final = (
     (re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$"), "%d/%m/%Y"),
 )
 _TIME_FORMATS: Final = ("%H:%M:%S", "%H:%M")
+MIN_YEAR: Final = 2000
+MAX_YEAR: Final = 2099
 _DATE_DETAIL: Final = "is not a date and time (YYYY-MM-DD HH:MM[:SS] or DD-MM-YYYY HH:MM[:SS])"
 
 
 class LocalTimes:
-    """Reads export time stamps as local time of one zone; writes RFC 3339 with the offset."""
+    """Reads export time stamps as local time of one zone; writes RFC 3339 with the offset.
 
-    __slots__ = ("_offsets", "zone")
+    Times travel as UTC epoch seconds (`epoch`, `text`), so adding a wait is an addition and a
+    DST change needs no care. Both directions keep the work per local hour: the epoch at which
+    an hour starts and the offset in force are computed once (a month's export holds a few
+    hundred hours), so a row costs slices and dict lookups instead of zone conversions.
+    """
+
+    __slots__ = ("_hour_starts", "_hours", "zone")
 
     def __init__(self, zone: str = DEFAULT_ZONE) -> None:
         self.zone = ZoneInfo(zone)
-        self._offsets: dict[str, str] = {}
+        self._hour_starts: dict[str, float] = {}
+        self._hours: dict[int, tuple[str, str] | None] = {}
 
-    def parse(self, text: str, field: str) -> datetime:
-        """An aware datetime for ``text``; a time without offset is local time of the zone.
-
-        Raises `BadValue` (``bad_date``) when it is empty or not a date and time.
-        """
+    def parse(self, text: str, field: str, *, default_utc: bool = False) -> datetime:
+        """An aware datetime for ``text``; without an offset it is local time of the zone (UTC
+        with ``default_utc``). Raises `BadValue` (``missing_value``, ``bad_date``)."""
         text = text.strip()
         if not text:
             raise BadValue("missing_value", field, "is empty")
@@ -112,8 +127,30 @@ class LocalTimes:
         except ValueError:
             moment = self._day_first(text, field)
         if moment.tzinfo is None:
-            return moment.replace(tzinfo=self.zone)
+            moment = moment.replace(tzinfo=UTC if default_utc else self.zone)
+        if not MIN_YEAR <= moment.year <= MAX_YEAR:
+            raise BadValue("bad_date", field, f"lies outside the years {MIN_YEAR} to {MAX_YEAR}")
         return moment
+
+    def epoch(self, text: str, field: str, *, default_utc: bool = False) -> float:
+        """UTC epoch seconds of ``text`` (see `parse`); ``YYYY-MM-DD HH:MM:SS`` the fast way."""
+        if (
+            len(text) == 19
+            and text[13] == ":"
+            and text[16] == ":"
+            and text[14:16].isdigit()
+            and text[17:19].isdigit()
+            and int(text[14:16]) < 60
+            and int(text[17:19]) < 60
+        ):
+            hour = text[:13]
+            start = self._hour_starts.get(hour)
+            if start is None:
+                start = self.parse(hour + ":00:00", field, default_utc=default_utc).timestamp()
+                if len(self._hour_starts) < 100_000:
+                    self._hour_starts[hour] = start
+            return start + int(text[14:16]) * 60 + int(text[17:19])
+        return self.parse(text, field, default_utc=default_utc).timestamp()
 
     def _day_first(self, text: str, field: str) -> datetime:
         day, _, clock = text.replace("T", " ").partition(" ")
@@ -129,29 +166,24 @@ class LocalTimes:
 
     def rfc3339(self, moment: datetime) -> str:
         """``moment`` in the zone as ``YYYY-MM-DDTHH:MM:SS±HH:MM`` (whole seconds)."""
-        local = moment.astimezone(self.zone)
-        return local.isoformat(timespec="seconds")
+        return moment.astimezone(self.zone).isoformat(timespec="seconds")
 
-    def local_text(self, text: str, field: str) -> str:
-        """RFC 3339 of a local ``YYYY-MM-DD HH:MM:SS`` quickly; anything else via `parse`.
-
-        The offset of each local hour is looked up once (the usual export holds a month: a few
-        hundred hours), so a row costs a slice and a dict lookup instead of a zone conversion.
-        """
-        if len(text) == 19 and text[4] == "-" and text[10] in " T" and text[13] == ":":
-            hour = text[:13]
-            offset = self._offsets.get(hour)
-            if offset is None:
-                offset = self.rfc3339(self.parse(text, field))[19:]
-                self._offsets[hour] = offset
-            if text[14:16].isdigit() and text[17:19].isdigit():
-                return f"{text[:10]}T{text[11:19]}{offset}"
-        return self.rfc3339(self.parse(text, field))
-
-    @staticmethod
-    def after(moment: datetime, seconds: float) -> datetime:
-        """``moment`` plus ``seconds`` of elapsed time (correct across a DST change)."""
-        return (moment.astimezone(UTC) + timedelta(seconds=seconds)).astimezone(moment.tzinfo)
+    def text(self, epoch: float) -> str:
+        """RFC 3339 in the zone of UTC epoch seconds (whole seconds, rounded down)."""
+        seconds = int(epoch // 1)
+        hour, rest = divmod(seconds, 3600)
+        if hour in self._hours:
+            known = self._hours[hour]
+        else:
+            local = datetime.fromtimestamp(hour * 3600, self.zone).isoformat(timespec="seconds")
+            # an offset of part of an hour moves the minutes: no shortcut for that hour
+            known = (local[:14], local[19:]) if local[14:19] == "00:00" else None
+            if len(self._hours) < 100_000:
+                self._hours[hour] = known
+        if known is None:
+            return datetime.fromtimestamp(seconds, self.zone).isoformat(timespec="seconds")
+        minutes, secs = divmod(rest, 60)
+        return f"{known[0]}{minutes:02d}:{secs:02d}{known[1]}"
 
 
 def parse_seconds(text: str, field: str) -> float | None:

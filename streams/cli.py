@@ -66,6 +66,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "line is checked as the worker would; bad lines go to --rejects with their reason. "
         "Sending a file twice only adds duplicates, which the worker ignores.",
     ),
+    "import": (
+        "streams.importers.command",
+        "import Signalen, Fixi exports or call records as contract events (to Kafka or a file)",
+        "Read a source that does not push — Signalen's API (signalen), a Fixi report export "
+        "(fixi-csv), call records (calls-csv: generic, Teams call queues, Asterisk queue_log) — "
+        "map it to contract events with pseudonymous subjects and deterministic ids, and send "
+        "them to Kafka or write them to a JSON Lines file. See docs/importers.md.",
+    ),
 }
 
 

@@ -50,7 +50,10 @@ EXIT_USAGE = 2
 
 @dataclass
 class Tally:
-    """What an import or publish did, for the summary line and ``--dry-run``."""
+    """What an import or publish did, for the summary line and ``--dry-run``.
+
+    ``events`` counts by type, short (``item.opened``) or full (``nl.contactmonitor.…``).
+    """
 
     rows: int = 0
     events: Counter[str] = field(default_factory=Counter)
@@ -58,12 +61,10 @@ class Tally:
     skipped: Counter[str] = field(default_factory=Counter)
     notes: dict[str, int] = field(default_factory=dict)
 
-    def event(self, event: Mapping[str, Any]) -> None:
-        self.events[str(event["type"]).removeprefix(TYPE_PREFIX)] += 1
-
     def summary(self, what: str, unit: str = "rows") -> str:
         """``<what>: N rows read, M events (type n, ...); K rejected (reason k, ...)``."""
-        per_type = ", ".join(f"{t} {n}" for t, n in sorted(self.events.items()))
+        short = Counter({t.removeprefix(TYPE_PREFIX): n for t, n in self.events.items()})
+        per_type = ", ".join(f"{t} {n}" for t, n in sorted(short.items()))
         line = f"{what}: {self.rows} {unit} read, {sum(self.events.values())} events"
         if per_type:
             line += f" ({per_type})"
