@@ -58,6 +58,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "after Kafka acknowledged; what can never map goes to the dead-letter topic. See "
         "docs/ingest.md.",
     ),
+    "norms": (
+        "sources.zgw.catalogus_command",
+        "norms tools: from-catalogus writes norm entries from ZaakType durations for review",
+        "Norms tools. from-catalogus: norm entries from the Catalogi API's ZaakType "
+        "servicenorm and doorlooptijd, written to a file for review.",
+    ),
     "publish": (
         "streams.importers.publish",
         "send contract events from JSON Lines files (or stdin) to Kafka, keyed by municipality",
