@@ -16,6 +16,7 @@ pure: a record in, a list of events (dicts in the contract's CloudEvents shape) 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -226,8 +227,10 @@ _NOT_SLUG: Final = re.compile(r"[^a-z0-9]+")
 
 
 def label(text: str) -> str:
-    """A category or queue label from a source's name: lower case, words joined by ``-``."""
-    slug = _NOT_SLUG.sub("-", text.strip().lower()).strip("-")
+    """A category or queue label from a source's name: lower case ASCII (accents dropped: ``é``
+    is ``e``), words joined by ``-``."""
+    plain = unicodedata.normalize("NFKD", text.strip().lower()).encode("ascii", "ignore")
+    slug = _NOT_SLUG.sub("-", plain.decode("ascii")).strip("-")
     return slug[:MAX_LABEL_LENGTH] or "overig"
 
 

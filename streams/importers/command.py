@@ -73,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from streams.importers import csv_import  # noqa: PLC0415
 
     sub = parser.add_subparsers(dest="source", required=True, metavar="SOURCE")
-    for name, module in (("calls-csv", csv_import.CALLS),):
+    for name, module in (("calls-csv", csv_import.CALLS), ("fixi-csv", csv_import.FIXI)):
         help_text, description, add = module
         p = sub.add_parser(name, help=help_text, description=description)
         _common(p)
@@ -145,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
 
     runner = {
         "calls-csv": csv_import.run_calls,
+        "fixi-csv": csv_import.run_fixi,
     }[args.source]
     try:
         return runner(args, setup(args))

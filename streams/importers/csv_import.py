@@ -23,7 +23,7 @@ from streams.importers.tables import Table, TableError
 if TYPE_CHECKING:
     from events.decode import Decoder
 
-__all__ = ["CALLS", "run_calls", "table_records"]
+__all__ = ["CALLS", "FIXI", "run_calls", "run_fixi", "table_records"]
 
 Mapped = list[dict[str, Any]] | Reject | Skip
 
@@ -72,6 +72,27 @@ CALLS = (
     "Map call records to call.queued, call.answered, call.abandoned and call.ended. Agent and "
     "caller ids are never read or written; call ids become keyed pseudonyms.",
     _add_calls,
+)
+
+
+def _add_fixi(parser: argparse.ArgumentParser) -> None:
+    _files(parser)
+    parser.add_argument(
+        "--mapping",
+        type=Path,
+        metavar="PATH",
+        help="the mapping file: column names, statuses, channels (default: the shipped "
+        "sources/fixi_mapping.yaml; see docs/importers.md)",
+    )
+
+
+FIXI = (
+    "a Fixi report export (CSV) → item events (opened, responded, closed)",
+    "Map a Fixi report export to item.opened, item.responded and item.closed, with column "
+    "names and statuses from a mapping file. The municipality comes from the team's name "
+    "prefix or a column (several municipalities share one Fixi environment). Re-importing an "
+    "overlapping export adds nothing twice.",
+    _add_fixi,
 )
 
 
@@ -141,6 +162,28 @@ def run_calls(args: argparse.Namespace, s: Setup) -> int:
         has_header=header is not None,
         header_errors=(MissingColumns,),
         check=check,
+    )
+
+
+def run_fixi(args: argparse.Namespace, s: Setup) -> int:
+    """``contactmon import fixi-csv``: every event checked with the monitor's decoder."""
+    from sources.fixi import FixiMapping, FixiProfile, MappingError, MissingColumns  # noqa: PLC0415
+
+    try:
+        mapping = FixiMapping.load(args.mapping)
+    except MappingError as error:
+        raise UsageError(str(error)) from None
+    profile = FixiProfile(
+        mapping, s.pseudonymiser, s.municipalities, s.times, municipality=_municipality(args, s)
+    )
+    return _run_tables(
+        args,
+        s,
+        profile,
+        profile.header,
+        has_header=True,
+        header_errors=(MissingColumns,),
+        check=s.decoder,
     )
 
 

@@ -226,7 +226,7 @@ class TestGeneric:
         assert queued["data"] == {
             "municipality": "castricum",
             "channel": "telefoon",
-            "queue": "belastingen-caf",
+            "queue": "belastingen-cafe",
         }
         assert queued["time"] == "2024-03-04T09:00:00+01:00"
 
