@@ -11,8 +11,9 @@ zero). Facts of several months or municipalities add up field by field (`Fact.pl
 what makes a half year or a region from monthly figures.
 
 `catalogue` lists the indicators of the KPI table, in order: one per norm of the norms file (and
-one per norm and segment), then volumes, abandonment, complaints upheld and satisfaction (in all
-and per channel). `docs/indicatoren.md` is generated from it (`make indicator-doc`).
+one per norm and segment, and the norm's very late share), then volumes, abandonment, complaints
+upheld and satisfaction (in all and per channel). `docs/indicatoren.md` is generated from it
+(`make indicator-doc`).
 """
 
 from __future__ import annotations
@@ -104,6 +105,11 @@ def cbs_period(month: Month) -> str:
 def norm_base(norm_id: str) -> str:
     """The base of a norm's compliance facts: the norm id itself."""
     return f"norm:{norm_id}"
+
+
+def very_late_base(norm_id: str) -> str:
+    """The base of a norm's very-late facts (breached after more than three times the term)."""
+    return f"zeer_laat:{norm_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +240,20 @@ def _norm_indicators(norm: NormInfo) -> list[Indicator]:
         )
         for segment in SEGMENTS
     ]
-    return [base, *split]
+    very_late = Indicator(
+        id=f"{base.id}_zeer_laat",
+        titel=f"{subject.capitalize()} zeer laat {stage}",
+        definitie=(
+            f"Aandeel van de {subject} van de maand (norm {norm.id}) dat pas na meer dan drie "
+            f"keer de termijn van {term} is {stage}, of dan nog niet: zeer laat. Zij tellen ook "
+            f"mee als te laat."
+        ),
+        teller=f"{subject} zeer laat {stage}",
+        noemer=decided,
+        eenheid=PERCENT,
+        base=very_late_base(norm.id),
+    )
+    return [base, *split, very_late]
 
 
 def catalogue(norms: Sequence[NormInfo]) -> list[Indicator]:
@@ -345,8 +364,11 @@ def month_facts(
         if indicator == "norm_met" and kind == ALL:
             breached = counts[(muni, "norm_breached", norm, kind, channel, segment)]
             pending = counts[(muni, "norm_pending", norm, kind, channel, segment)]
+            very_late = counts[(muni, "norm_very_late", norm, kind, channel, segment)]
+            decided = value + breached
+            facts.append(Fact(muni, norm_base(norm), segment, channel, value, decided, pending))
             facts.append(
-                Fact(muni, norm_base(norm), segment, channel, value, value + breached, pending)
+                Fact(muni, very_late_base(norm), segment, channel, very_late, decided, pending)
             )
         elif indicator == "opened" and kind != ALL:
             facts.append(Fact(muni, f"{RECEIVED}:{kind}", segment, channel, value, None, 0))

@@ -11,6 +11,7 @@ the charts and the HTML.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from streams.export.kpi import (
     catalogue,
     norm_base,
     target_percent,
+    very_late_base,
 )
 
 TREND_MONTHS = 12
@@ -97,6 +99,46 @@ class Line:
             return False
         return share * 100 < Fraction(self.target)
 
+    @property
+    def outlook(self) -> Outlook | None:
+        """Where this month ends while some of its cohort is undecided (as the live metrics
+        contact_norm_month_projection_ratio and contact_norm_month_headroom_items say); None
+        when the month is decided or the figure has no target."""
+        return outlook(self.current, self.target)
+
+
+@dataclass(frozen=True, slots=True)
+class Outlook:
+    """A month with undecided items: its best and worst share and the breaches it can take."""
+
+    undecided: int
+    best: Fraction  # every undecided item on time
+    worst: Fraction  # every undecided item late
+    headroom: int  # how many more may be late before the month falls below the target
+
+    @property
+    def certain(self) -> bool:
+        """Met even if every undecided item is late."""
+        return self.headroom >= self.undecided
+
+    @property
+    def lost(self) -> bool:
+        """Missed even if every undecided item is on time."""
+        return self.headroom < 0
+
+
+def outlook(cell: Cell, target: Decimal | None) -> Outlook | None:
+    """The :class:`Outlook` of a norm's month: ``cell`` (met / decided, undecided) against
+    ``target`` (percent); None when nothing is undecided or there is no target."""
+    if target is None or cell.noemer is None or cell.undecided <= 0:
+        return None
+    counted = cell.noemer + cell.undecided
+    met, undecided = cell.teller, cell.undecided
+    headroom = math.floor(met + undecided - Fraction(target) / 100 * counted)
+    return Outlook(
+        undecided, Fraction(met + undecided, counted), Fraction(met, counted), int(headroom)
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class Figure:
@@ -118,6 +160,7 @@ class NormFigures:
     by_segment: dict[str, dict[str, Cell]]  # slug -> segment -> cell
     by_channel: dict[str, dict[str, Cell]]  # slug -> channel -> cell
     late_categories: dict[str, list[tuple[str, int]]]  # slug -> [(category, late)], most first
+    very_late: Figure  # breached after more than three times the term, of the decided ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +381,7 @@ def report_figures(
                 _splits(table, month, places, base, "segment"),
                 _splits(table, month, places, base, "channel"),
                 {p.slug: late.get((p.slug, norm.id), Counter()).most_common() for p in places},
+                figure(_by_base(indicators, very_late_base(norm.id))),
             )
         )
     by_channel = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 
 from jinja2 import Environment
 from markupsafe import Markup
@@ -22,6 +23,7 @@ from streams.export.kpi import (
     SATISFACTION,
     SEGMENT_WORDS,
     Indicator,
+    very_late_base,
     within_text,
 )
 from streams.report import charts, nl
@@ -38,7 +40,11 @@ METHOD = (
     "de termijn werden opgehangen tellen niet mee. Werkdagen: maandag tot en met vrijdag, zonder "
     "feestdagen. Een cijfer met * is voorlopig: er zijn van die maand nog zaken of gesprekken "
     "zonder beslissing. Het halfjaar telt de maanden van januari of juli tot en met de maand van "
-    "deze rapportage op. De volledige lijst van indicatoren staat in docs/indicatoren.md."
+    "deze rapportage op. Zeer laat: te laat, en pas na meer dan drie keer de termijn klaar (of "
+    "dan nog niet); per norm is dat de indicator <norm>_zeer_laat, aandeel van de beslissingen. "
+    "Prognose en 'mag nog te laat' (bij een maand die nog loopt): dezelfde berekening als de "
+    "live metrics contact_norm_month_projection_ratio en contact_norm_month_headroom_items. "
+    "De volledige lijst van indicatoren staat in docs/indicatoren.md."
 )
 
 
@@ -81,6 +87,9 @@ class CompareRow:
     half: str
     half_prov: bool
     half_counts: str
+    very_late: str
+    outlook: str
+    headroom: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +100,7 @@ class NormView:
     norm_text: str
     rows: Sequence[CompareRow]
     chart: ChartView
+    open_month: bool  # some municipality's month still has undecided items
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +158,7 @@ def counts_text(cell: Cell) -> str:
     return f"{nl.integer(cell.teller)} / {nl.integer(cell.noemer)}"
 
 
+VERY_LATE_PREFIX = very_late_base("")
 SOFT_HYPHEN = "\u00ad"
 BREAKS = {"afhandeling": "afhande|ling", "terugbelverzoek": "terugbel|verzoek"}
 """Where long words in column headers may break (a soft hyphen)."""
@@ -227,11 +238,22 @@ def trend_view(chart_id: str, fig: Figure, months: Sequence[Month], title: str) 
     )
 
 
-def _compare_row(line: Line) -> CompareRow:
+def _share(value: Fraction) -> str:
+    return nl.percent(Decimal(value.numerator * 100) / Decimal(value.denominator))
+
+
+def _compare_row(line: Line, very_late: Cell) -> CompareRow:
     unit = PERCENT
     met = nl.DASH
     if line.current.noemer and line.target is not None:
         met = "nee" if line.missed else "ja"
+    ahead = line.outlook
+    outlook = headroom = nl.DASH
+    if ahead is not None:
+        outlook = f"{_share(ahead.worst)} – {_share(ahead.best)}"
+        headroom = (
+            nl.change(Decimal(ahead.headroom), 0) if ahead.lost else nl.integer(ahead.headroom)
+        )
     return CompareRow(
         name=line.place.name,
         current=value_text(line.current, unit),
@@ -245,6 +267,9 @@ def _compare_row(line: Line) -> CompareRow:
         half=value_text(line.half_year, unit),
         half_prov=line.half_year.voorlopig,
         half_counts=counts_text(line.half_year),
+        very_late=nl.integer(very_late.teller) if very_late.noemer else nl.DASH,
+        outlook=outlook,
+        headroom=headroom,
     )
 
 
@@ -257,7 +282,11 @@ def _norm_view(index: int, norm: NormFigures, figures: ReportFigures) -> NormVie
         title=ind.titel,
         definition=ind.definitie,
         norm_text=f"{nl.join([nl.percent(t, 0) for t in targets])} binnen {term}",
-        rows=[_compare_row(line) for line in norm.figure.lines],
+        rows=[
+            _compare_row(line, norm.very_late.line(line.place.slug).current)
+            for line in norm.figure.lines
+        ],
+        open_month=any(line.outlook is not None for line in norm.figure.lines),
         chart=trend_view(f"chart-{index}", norm.figure, figures.months, ind.titel),
     )
 
@@ -460,8 +489,12 @@ def build_view(figures: ReportFigures, indicators: Sequence[Indicator]) -> Repor
     month = figures.month
     half = figures.half_year
     provisional = any(line.current.voorlopig for fig in figures.all_figures for line in fig.lines)
-    definitions = [
-        i for i in indicators if not i.segment and (not i.channel or i.base != SATISFACTION)
+    definitions = [  # the splits and very-late shares are described in METHOD
+        i
+        for i in indicators
+        if not i.segment
+        and (not i.channel or i.base != SATISFACTION)
+        and not i.base.startswith(VERY_LATE_PREFIX)
     ]
     return ReportView(
         title=f"Maandrapportage {nl.month_name(month)}",

@@ -1,9 +1,11 @@
 """The report's summary in plain Dutch: a few sentences a board member reads first.
 
-From `ReportFigures` only. In order: the half year of the headline norms (the Fixi reports), every
-norm a municipality missed this month (with how many were late and the category most of them were
-in), the norms everyone met, abandoned phone calls, which figures are still provisional, and which
-municipalities have no data. Decisions use exact fractions; numbers are rounded only for reading.
+From `ReportFigures` only. In order: every norm a municipality missed this month (with how many
+were late, how many of those very late, and the category most of them were in), for a month still
+open how many more Fixi reports may be late before the month misses its target, the norms
+everyone met, the half year of the headline norms (the Fixi reports), abandoned phone calls, which
+figures are still provisional, and which municipalities have no data. Decisions use exact
+fractions; numbers are rounded only for reading.
 """
 
 from __future__ import annotations
@@ -77,11 +79,18 @@ def half_year_sentences(figures: ReportFigures) -> list[str]:
     return [f"{subject} over {label} ({span}): {'; '.join(parts)}{tail}."]
 
 
+def _one(subject: str) -> str:
+    """`melding` for `meldingen`."""
+    return {"meldingen": "melding", "vragen": "vraag", "klachten": "klacht"}.get(subject, subject)
+
+
 def _late_phrase(norm: NormFigures, line: Line) -> str:
     late = line.current.noemer - line.current.teller if line.current.noemer else 0
     subject = subject_words(norm.norm)
-    one = {"meldingen": "melding", "vragen": "vraag", "klachten": "klacht"}.get(subject, subject)
-    phrase = f"{nl.plural(late, one, subject)} te laat"
+    phrase = f"{nl.plural(late, _one(subject), subject)} te laat"
+    very_late = norm.very_late.line(line.place.slug).current.teller
+    if very_late:
+        phrase += f" (waarvan {nl.integer(very_late)} zeer laat)"
     categories = norm.late_categories.get(line.place.slug, [])
     if categories and late:
         category, count = categories[0]
@@ -138,6 +147,44 @@ def miss_sentences(figures: ReportFigures) -> tuple[list[str], list[str]]:
     return misses, everyone
 
 
+def outlook_sentences(figures: ReportFigures) -> list[str]:
+    """For each headline norm of a month still open: how many more may be late, per
+    municipality, in one sentence.
+
+    `De reactienorm voor meldingen over maart 2024: Castricum mag nog 6 meldingen te laat
+    afhandelen (14 nog open); Heiloo haalt die norm niet meer (hoogstens 59 %).`
+    """
+    found = []
+    for norm in figures.norms:
+        if not is_headline(norm):
+            continue
+        subject = subject_words(norm.norm)
+        one = _one(subject)
+        parts = []
+        for line in norm.figure.lines:
+            ahead = line.outlook
+            if ahead is None:
+                continue
+            still_open = f"{nl.integer(ahead.undecided)} nog open"
+            name = line.place.name
+            if ahead.lost:
+                best = _pct(Cell(ahead.best.numerator, ahead.best.denominator, None, False, 0))
+                parts.append(f"{name} haalt die norm niet meer (hoogstens {best})")
+            elif ahead.certain:
+                parts.append(f"{name} haalt die norm hoe dan ook ({still_open})")
+            elif ahead.headroom == 0:
+                parts.append(f"{name} mag geen {one} meer te laat afhandelen ({still_open})")
+            else:
+                may = nl.plural(ahead.headroom, one, subject)
+                parts.append(f"{name} mag nog {may} te laat afhandelen ({still_open})")
+        if parts:
+            found.append(
+                f"{norm_name(norm).capitalize()} over {nl.month_name(figures.month)}, die nog "
+                f"loopt: {'; '.join(parts)}."
+            )
+    return found
+
+
 def abandonment_sentence(figures: ReportFigures) -> list[str]:
     parts = [
         f"{line.place.name} {_pct(line.current)}"
@@ -183,6 +230,7 @@ def summary(figures: ReportFigures) -> list[str]:
     misses, everyone = miss_sentences(figures)
     return [
         *misses,
+        *outlook_sentences(figures),
         *everyone,
         *half_year_sentences(figures),
         *abandonment_sentence(figures),

@@ -51,7 +51,7 @@ td.miss { font-weight: bold; }
 .chart-row { display: grid; grid-template-columns: minmax(0, 61fr) minmax(0, 39fr); gap: 5mm;
   align-items: start; margin-top: 2mm; break-inside: avoid; }
 figure { margin: 0; break-inside: avoid; }
-table.data th[scope="row"] { white-space: nowrap; }
+table.data th[scope="row"], table.compare th[scope="row"] { white-space: nowrap; }
 figcaption { font-size: 8.5pt; color: #3d3d3d; margin-top: 1mm; }
 svg.chart { width: 100%; height: auto; display: block; }
 .grid2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 4mm 6mm; }
@@ -127,7 +127,10 @@ TEMPLATE = """<!DOCTYPE html>
     <thead><tr><th scope="col" class="label">Gemeente</th><th scope="col">{{ r.month_short }}</th>
     <th scope="col">Op tijd / beslist</th><th scope="col">Norm</th>
     <th scope="col">Norm gehaald</th><th scope="col">{{ r.year_ago_short }}</th>
-    <th scope="col">Verschil (procentpunt)</th><th scope="col">{{ r.half_label }}</th></tr></thead>
+    <th scope="col">Verschil (procentpunt)</th><th scope="col">{{ r.half_label }}</th>
+    <th scope="col">Zeer laat</th>
+    {% if s.open_month %}<th scope="col">Prognose (slechtst&nbsp;&ndash; best)</th>
+    <th scope="col">Mag nog te laat</th>{% endif %}</tr></thead>
     <tbody>
     {% for row in s.rows %}
     <tr><th scope="row">{{ row.name }}</th>
@@ -136,10 +139,17 @@ TEMPLATE = """<!DOCTYPE html>
     <td>{{ row.counts }}</td><td>{{ row.target }}</td><td>{{ row.met }}</td>
     <td>{{ row.year_ago }}</td><td>{{ row.change }}</td>
     <td>{{ row.half }}{% if row.half_prov %}<abbr class="prov" title="voorlopig">*</abbr>
-    {%- endif %}<span class="n">{{ row.half_counts }}</span></td></tr>
+    {%- endif %}<span class="n">{{ row.half_counts }}</span></td>
+    <td>{{ row.very_late }}</td>
+    {% if s.open_month %}<td>{{ row.outlook }}</td><td>{{ row.headroom }}</td>{% endif %}</tr>
     {% endfor %}
     </tbody>
   </table>
+  <p class="small">Zeer laat: te laat, en pas na meer dan drie keer de termijn klaar (of dan nog
+  niet); ze tellen ook mee als te laat.{% if s.open_month %} Prognose: waar
+  {{ r.month_name }} eindigt als alle nog open zaken te laat (slechtst) of op tijd (best) klaar
+  zijn. Mag nog te laat: hoeveel van de nog open zaken te laat mogen zijn voordat de maand onder
+  de norm eindigt; negatief: de norm is deze maand niet meer te halen.{% endif %}</p>
   {{ chart_block(s.chart) }}
 </section>
 {% endfor %}

@@ -20,8 +20,10 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from PIL import Image
 
@@ -30,6 +32,7 @@ from streams.core.config import load_norms
 from streams.export.indicators import Month
 from streams.report.html import value_text
 from streams.report.run import compute_figures
+from streams.report.summary import summary as figures_summary
 
 PROGRAMS = {"chromium": "chromium", "pdftotext": "poppler-utils", "pdftoppm": "poppler-utils"}
 FLAGS = [
@@ -46,6 +49,7 @@ FLAGS = [
 PAGE_WIDTH_PX = 1024  # A4 landscape (297 mm) less 2 × 13 mm margins, at 96 px per inch
 MIN_FONT_PX = 10.6  # 8 pt
 MONTH = Month(2024, 3)
+UNTIL = "2024-03-26T09:00:00+01:00"  # the events known then: March still open
 NBSP = "\u00a0"
 
 
@@ -135,16 +139,22 @@ def chromium(*args: str, profile: Path) -> str:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A simulated year (April 2023 … March 2024, Heiloo slipping), replayed and reported."""
+    """A simulated year (April 2023 … March 2024, Heiloo slipping), replayed as it stood on the
+    morning of 26 March 2024 and reported: the report month is still open, so the report has
+    its widest layout (provisional figures, the month's outlook beside every norm)."""
     ensure_programs()
     folder = tmp_path_factory.mktemp("year")
     events = folder / "year.jsonl"
     url = f"sqlite:///{folder / 'outcomes.sqlite3'}"
     simulate = ["simulate", "--start", "2023-04-01", "--months", "12", "--slip", "heiloo"]
     assert main([*simulate, "--seed", "3", "--out", str(events)]) == 0
-    assert (
-        main(["replay", str(events), "--until", "2024-05-01T00:00:00+02:00", "--store", url]) == 0
-    )
+    until = datetime.fromisoformat(UNTIL)
+    with events.open("rb") as whole:
+        known = [
+            line for line in whole if datetime.fromisoformat(orjson.loads(line)["time"]) < until
+        ]
+    events.write_bytes(b"".join(known))
+    assert main(["replay", str(events), "--until", UNTIL, "--store", url]) == 0
     out = folder / "report"
     assert main(["report", "--month", str(MONTH), "--store", url, "--out", str(out)]) == 0
     (out / "store-url").write_text(url)
@@ -228,6 +238,16 @@ def test_the_pdf_has_the_expected_pages(report: Path) -> None:
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         assert heading in lines[:3], (heading, lines[:3])
     assert "Samenvatting" in pages[0]
+    reactie = figures.norms[0]
+    outlooks = [line.outlook for line in reactie.figure.lines]
+    assert all(ahead is not None for ahead in outlooks)  # the month is open everywhere
+    assert "Mag nog te laat" in pages[2]
+    (sentence,) = [
+        s for s in figures_summary(figures) if s.startswith("De reactienorm voor meldingen over")
+    ]
+    assert "die nog loopt" in sentence
+    assert "Heiloo" in sentence
+    assert " ".join(sentence.replace(NBSP, " ").split()[:8]) in " ".join(pages[0].split())
     headline = " ".join(pages[1].split())
     for norm in figures.norms[:2]:  # the Fixi headline figures, all four municipalities
         for line in norm.figure.lines:

@@ -9,7 +9,9 @@ from pathlib import Path
 from streams.cli import main
 from streams.core.config import load_norms
 from streams.core.monitor import Monitor
+from streams.export.indicators import Month
 from streams.exposition import monitor_registry
+from streams.report.run import compute_figures
 from tests.factories import event, opened, ts
 
 WALL = 4_102_444_800.0
@@ -323,9 +325,30 @@ class TestMonthProjection:
         # 8 met + 2 undecided − 0.9 × 10 = 1: one more may be late
         assert get("contact_norm_month_headroom_items", REACTIE) == 1
 
+    def test_the_report_says_what_the_metrics_say(self, tmp_path: Path) -> None:
+        raws = [opened(f"f{i}", "2024-06-03 10:00") for i in range(10)]
+        raws += [event("item.responded", f"f{i}", "2024-06-04 10:00") for i in range(8)]
+        now = "2024-06-05 12:00"
+        reg = monitor_registry(monitor(*raws), now=lambda: ts(now))
+        data = tmp_path / "events.jsonl"
+        data.write_bytes(b"\n".join(raws) + b"\n")
+        store = f"sqlite:///{tmp_path / 's.sqlite3'}"
+        until = "2024-06-05T12:00:00+02:00"
+        assert main(["replay", str(data), "--store", store, "--until", until]) == 0
+        figures = compute_figures(store, Month(2024, 6), load_norms())
+        line = next(n for n in figures.norms if n.norm.id == "melding-reactie").figure
+        ahead = line.line("castricum").outlook
+        assert ahead is not None
+        get = reg.get_sample_value
+        assert ahead.headroom == get("contact_norm_month_headroom_items", REACTIE) == 1
+        best = get("contact_norm_month_projection_ratio", {**REACTIE, "bound": "best"})
+        worst = get("contact_norm_month_projection_ratio", {**REACTIE, "bound": "worst"})
+        assert (float(ahead.best), float(ahead.worst)) == (best, worst) == (1.0, 0.8)
+
 
 class TestVeryLateInTheExport:
-    """The export counts very late breaches apart (norm_very_late) and within norm_breached."""
+    """The export counts very late breaches apart (norm_very_late) and within norm_breached;
+    the KPI table has their share of the decided ones (melding_reactie_zeer_laat)."""
 
     def test_export_rows(self, tmp_path: Path) -> None:
         data = tmp_path / "events.jsonl"
@@ -356,3 +379,14 @@ class TestVeryLateInTheExport:
         assert rows[("norm_breached", "castricum")] == "2"
         assert rows[("norm_very_late", "castricum")] == "1"
         assert rows[("norm_met_pct", "castricum")] == "33.3"
+        kpi = tmp_path / "kpi.csv"
+        args = ["export", "--month", "2024-05", "--table", "kpi", "--store", store]
+        assert main([*args, "--out", str(kpi)]) == 0
+        by_id = {
+            r["indicator_id"]: r
+            for r in csv.DictReader(kpi.open())
+            if r["gemeentecode"] == "GM0383"
+        }
+        very_late = by_id["melding_reactie_zeer_laat"]
+        assert (very_late["teller"], very_late["noemer"], very_late["waarde"]) == ("1", "3", "33.3")
+        assert very_late["norm"] == ""  # a share to watch, not a norm with a target

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import ClassVar
 
@@ -13,14 +14,16 @@ import pytest
 
 from streams.core.config import load_norms
 from streams.export.indicators import Month
-from streams.export.kpi import Fact, norm_base
+from streams.export.kpi import Fact, norm_base, very_late_base
 from streams.export.run import indicators_of, norm_infos, targets_of
 from streams.report import charts, nl
 from streams.report.figures import (
+    Cell,
     Place,
     ReportFigures,
     half_year_of,
     months_needed,
+    outlook,
     report_figures,
     trend_months,
 )
@@ -82,6 +85,66 @@ class TestFigures:
         assert reactie.line("bergen").missed  # 89.9 % < 90 %
         assert reactie.line("heiloo").current.voorlopig
         assert not reactie.line("uitgeest").current.known
+
+
+def open_month_figures() -> ReportFigures:
+    """June with Heiloo's reports still being handled: 95 of 100 on time, 10 open; 5 very late."""
+    found = facts()
+    found[MONTH] = [f for f in found[MONTH] if (f.municipality, f.base) != ("heiloo", AFHANDELING)]
+    found[MONTH] += [
+        fact("heiloo", AFHANDELING, 95, 100, undecided=10),
+        fact("heiloo", very_late_base("melding-reactie"), 5, 100, undecided=4),
+    ]
+    late = {("heiloo", "melding-reactie"): Counter({"afval": 20, "groen": 9})}
+    return report_figures(MONTH, found, norm_infos(CONFIG), PLACES, targets_of(CONFIG), late)
+
+
+class TestOutlook:
+    """A month still open: best and worst share and how many more may be late, as the live
+    metrics (contact_norm_month_projection_ratio, contact_norm_month_headroom_items) say."""
+
+    def test_hand_computation(self) -> None:
+        # 95 met, 5 late, 10 open, target 90 %: 95 + 10 - 0.9 x 110 = 6 more may be late
+        ahead = outlook(Cell(95, 100, None, True, 10), Decimal(90))
+        assert ahead is not None
+        assert (ahead.best, ahead.worst, ahead.headroom) == (
+            Fraction(105, 110),
+            Fraction(95, 110),
+            6,
+        )
+        assert not ahead.lost
+        assert not ahead.certain
+        lost = outlook(Cell(71, 100, None, True, 4), Decimal(90))
+        assert lost is not None
+        assert lost.headroom == 75 - 94  # 75 - 93.6, rounded down
+        assert lost.lost
+        sure = outlook(Cell(100, 100, None, True, 3), Decimal(90))
+        assert sure is not None
+        assert sure.certain
+        assert outlook(Cell(95, 100, None, False, 0), Decimal(90)) is None  # decided
+        assert outlook(Cell(95, 100, None, True, 3), None) is None  # no target
+
+    def test_in_the_summary(self) -> None:
+        text = [s.replace(nl.NBSP, " ") for s in summary(open_month_figures())]
+        assert (
+            "De afhandelnorm voor meldingen over juni 2024, die nog loopt: Heiloo mag nog 6 "
+            "meldingen te laat afhandelen (10 nog open)."
+        ) in text
+        assert (
+            "De reactienorm voor meldingen over juni 2024, die nog loopt: Heiloo haalt die norm "
+            "niet meer (hoogstens 72 %)."
+        ) in text
+        assert any("29 meldingen te laat (waarvan 5 zeer laat)" in s for s in text)
+
+    def test_in_the_norm_tables(self) -> None:
+        page = render_html(open_month_figures(), indicators_of(CONFIG)).replace(nl.NBSP, " ")
+        section = page.split('id="norm-melding-afhandeling"')[1].split("</section>")[0]
+        assert "Mag nog te laat" in section
+        heiloo = section.split('<th scope="row">Heiloo</th>')[1].split("</tr>")[0]
+        assert "86,4 % – 95,5 %" in heiloo  # 95 / 110 and 105 / 110
+        assert "<td>6</td>" in heiloo
+        closed = page.split('id="norm-vraag-reactie"')[1].split("</section>")[0]
+        assert "Mag nog te laat" not in closed  # nothing open there
 
 
 class TestSummary:
