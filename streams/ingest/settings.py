@@ -2,14 +2,16 @@
 
 Kafka's settings are the worker's (`streams.live.settings.KafkaSettings`: brokers, SASL, TLS,
 topic names); these add where the service listens, its TLS files, the mapping configuration
-file, the credentials it fetches ZGW and Open Klant resources with, and its limits. Secrets are
-``SecretStr`` (masked in ``repr``, registered with the log redaction at start-up). The
-Authorization values each subscription must send are not settings but environment variables named
-in the configuration file (``authorization_env``), one per subscription.
+file, the credentials it fetches ZGW and Open Klant resources with, its limits, and the optional
+basic auth of its /metrics (``CONTACTMON_METRICS_USERNAME``/``_PASSWORD``, as the worker's).
+Secrets are ``SecretStr`` (masked in ``repr``, registered with the log redaction at start-up).
+The Authorization values each subscription must send are not settings but environment variables
+named in the configuration file (``authorization_env``), one per subscription.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal, Self
 
@@ -74,6 +76,17 @@ class IngestSettings(KafkaSettings):
         gt=0,
         description="seconds to wait for the broker's acknowledgement before answering 503",
     )
+    metrics_username: str | None = Field(
+        default=None,
+        pattern=r"^[^:\s]{1,200}$",
+        description="the user name Prometheus must give for the service's /metrics (HTTP basic "
+        "auth), as for the worker's; unset: no authentication",
+    )
+    metrics_password: SecretStr | None = Field(
+        default=None,
+        description="the password for /metrics (HTTP basic auth); required with the user name; "
+        "needs TLS (CONTACTMON_INGEST_CERTFILE) unless the service listens on a loopback address",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="the service's log level"
     )
@@ -90,6 +103,17 @@ class IngestSettings(KafkaSettings):
             problems.append(
                 f"{name('ingest_certfile')}: required when {name('ingest_keyfile')} is set"
             )
+        if (self.metrics_username is None) != (self.metrics_password is None):
+            problems.append(
+                f"{name('metrics_username')} and {name('metrics_password')}: set both or neither "
+                "(basic auth)"
+            )
+        if self.metrics_password is not None and not self.tls and not _loopback(self.ingest_host):
+            problems.append(
+                f"{name('metrics_password')}: set, but the service listens without TLS on "
+                f"{self.ingest_host}, so the password would cross the network in clear text: "
+                f"set {name('ingest_certfile')} (or listen on 127.0.0.1)"
+            )
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -98,3 +122,23 @@ class IngestSettings(KafkaSettings):
     def tls(self) -> bool:
         """Whether the service speaks https."""
         return self.ingest_certfile is not None
+
+    @property
+    def metrics_credentials(self) -> tuple[bytes, bytes] | None:
+        """(user name, password) that /metrics asks for, or None: no basic auth."""
+        if self.metrics_username is None or self.metrics_password is None:
+            return None
+        return (
+            self.metrics_username.encode(),
+            self.metrics_password.get_secret_value().encode(),
+        )
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is an address of this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

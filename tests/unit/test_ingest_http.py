@@ -107,7 +107,10 @@ class Harness:
 
 @asynccontextmanager
 async def harness(
-    tmp: Path, send: Callable[[Sequence[Record]], Awaitable[None]] | None = None, **env: str
+    tmp: Path,
+    send: Callable[[Sequence[Record]], Awaitable[None]] | None = None,
+    ready: Callable[[], bool] = lambda: True,
+    **env: str,
 ):  # type: ignore[no-untyped-def]
     fake = FakeApis(SECRET, TOKEN)
     async with TestServer(fake.application(), host="127.0.0.1") as api:
@@ -155,9 +158,15 @@ async def harness(
                 dlq_topic="contact.events.dlq",
                 clock=lambda: NOW,
             )
-            metrics = IngestMetrics(lambda: fetcher.attempts_failed)
+            metrics = IngestMetrics(lambda: fetcher.attempts_failed, ready)
             app = IngestApp(
-                service, config.subscriptions, send or record, metrics, settings.max_body_bytes
+                service,
+                config.subscriptions,
+                send or record,
+                metrics,
+                settings.max_body_bytes,
+                ready=ready,
+                metrics_credentials=settings.metrics_credentials,
             )
             async with TestClient(TestServer(app.application())) as client:
                 yield Harness(fake, client, sent)
