@@ -70,10 +70,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``contactmon import``'s sources and their options to ``parser``."""
-    from streams.importers import csv_import  # noqa: PLC0415
+    from streams.importers import csv_import, signalen_command  # noqa: PLC0415
 
     sub = parser.add_subparsers(dest="source", required=True, metavar="SOURCE")
-    for name, module in (("calls-csv", csv_import.CALLS), ("fixi-csv", csv_import.FIXI)):
+    sources = (
+        ("calls-csv", csv_import.CALLS),
+        ("fixi-csv", csv_import.FIXI),
+        ("signalen", signalen_command.SIGNALEN),
+    )
+    for name, module in sources:
         help_text, description, add = module
         p = sub.add_parser(name, help=help_text, description=description)
         _common(p)
@@ -141,11 +146,12 @@ def setup(args: argparse.Namespace) -> Setup:
 
 def run(args: argparse.Namespace) -> int:
     """Run the importer ``args.source`` names; returns the exit code."""
-    from streams.importers import csv_import  # noqa: PLC0415
+    from streams.importers import csv_import, signalen_command  # noqa: PLC0415
 
     runner = {
         "calls-csv": csv_import.run_calls,
         "fixi-csv": csv_import.run_fixi,
+        "signalen": signalen_command.run,
     }[args.source]
     try:
         return runner(args, setup(args))

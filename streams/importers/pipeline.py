@@ -181,7 +181,11 @@ def deliver(
             sys.stdout.buffer.flush()
             target = "written to stdout"
         else:
-            with open_private(Path(out)) as f:
+            path = Path(out)
+            # a device or pipe (/dev/null, a FIFO) is written as it is: never chmod what is not
+            # our own file
+            special = path.exists() and not path.is_file()
+            with path.open("wb") if special else open_private(path) as f:
                 write_jsonl(lines, f)
             target = f"written to {out}"
     print(tally.summary(f"{what} ({target})"), file=sys.stderr)

@@ -154,6 +154,14 @@ class OutcomeStore(ABC):
         """
 
     @abstractmethod
+    def load_cursor(self, name: str) -> str | None:
+        """The cursor an importer saved under ``name`` (e.g. ``signalen:heiloo``), or None."""
+
+    @abstractmethod
+    def save_cursor(self, name: str, value: str) -> None:
+        """Save (replace) the importer cursor ``name``, in one transaction."""
+
+    @abstractmethod
     def purge(self, before: float) -> dict[str, int]:
         """Delete, in one transaction, finished items and calls that began before ``before`` (with
         their norm rows) and feedback given before it; returns the rows deleted per table.

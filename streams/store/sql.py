@@ -135,6 +135,14 @@ OWNERS_TABLE = """CREATE TABLE IF NOT EXISTS checkpoint_owners (
 )"""
 """The owner epoch of each partition's checkpoint (created on first use; see the module doc)."""
 
+CURSORS_TABLE = """CREATE TABLE IF NOT EXISTS source_cursors (
+    name TEXT NOT NULL PRIMARY KEY,
+    value TEXT NOT NULL,
+    saved_at DOUBLE PRECISION NOT NULL
+)"""
+"""Where each importer that polls (Signalen) resumes: its cursor, opaque text (created on first
+use, like the owner table)."""
+
 
 class Statements:
     """Every statement the SQL stores run, rendered for one driver's parameter marker.
@@ -208,6 +216,12 @@ class Statements:
             f"AND epoch = {param_marker}"
         )
         self.owners_present = "SELECT 1 FROM checkpoint_owners WHERE 1 = 0"
+        self.load_cursor = f"SELECT value FROM source_cursors WHERE name = {param_marker}"
+        self.save_cursor = (
+            "INSERT INTO source_cursors (name, value, saved_at) "
+            f"VALUES ({param_marker}, {param_marker}, {param_marker}) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value, saved_at = excluded.saved_at"
+        )
         self.delete_owners = (
             f"DELETE FROM checkpoint_owners WHERE consumer_group = {param_marker} "
             f"AND topic = {param_marker}"
@@ -260,6 +274,7 @@ class SqlStore(OutcomeStore):
 
     statements: ClassVar[Statements]
     _owners_ready = False  # the checkpoint_owners table is known to exist (`_ensure_owners`)
+    _cursors_ready = False  # the source_cursors table is known to exist (`_ensure_cursors`)
 
     @abstractmethod
     def _transaction(self, doing: str) -> AbstractContextManager[Cursor]:
@@ -344,6 +359,27 @@ class SqlStore(OutcomeStore):
             # table is there now, that is all we wanted; otherwise the error stands.
             self._query("checkpoint owners", self.statements.owners_present, ())
         self._owners_ready = True
+
+    def load_cursor(self, name: str) -> str | None:
+        self._ensure_cursors()
+        rows = self._query("importer cursors", self.statements.load_cursor, (name,))
+        return str(rows[0][0]) if rows else None
+
+    def save_cursor(self, name: str, value: str) -> None:
+        self._ensure_cursors()
+        with self._transaction("save an importer cursor to") as cursor:
+            cursor.execute(self.statements.save_cursor, (name, value, time.time()))
+
+    def _ensure_cursors(self) -> None:
+        """Create the cursor table on first use (once per store object)."""
+        if self._cursors_ready:
+            return
+        try:
+            with self._transaction("prepare importer cursors in") as cursor:
+                cursor.execute(CURSORS_TABLE, ())
+        except StoreError:  # created by another process at the same moment (PostgreSQL)
+            self._query("importer cursors", "SELECT 1 FROM source_cursors WHERE 1 = 0", ())
+        self._cursors_ready = True
 
     def load_checkpoint(self, group: str, topic: str, partition: int) -> Checkpoint | None:
         rows = self._query(

@@ -294,7 +294,7 @@ def test_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
         script = (
             "import resource, sys\n"
             "from streams.cli import main\n"
-            f"assert main(['import', 'calls-csv', {str(path)!r}, '--out', '/dev/null']) == 0\n"
+            f"assert main(['import', 'calls-csv', {str(path)!r}, '--dry-run']) == 0\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
         )
         done = subprocess.run(
