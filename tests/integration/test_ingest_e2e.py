@@ -11,14 +11,10 @@ service in the middle of a batch loses nothing it answered 2xx for.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,10 +29,10 @@ from streams.exposition import monitor_registry, render
 from streams.live.settings import KafkaSettings
 from tests.fixtures.zgw.fake_api import FakeApis, ServerThread
 from tests.integration.conftest import free_ports
+from tests.integration.ingest_harness import AUTH, REPO, SECRET, TOKEN, Ingest
 from tests.integration.ingest_world import world
 from tests.integration.test_worker_faults import EVENT_CLOCK, comparable, processed
 from tests.integration.worker_harness import (
-    CONTACTMON,
     Names,
     Samples,
     Worker,
@@ -48,12 +44,7 @@ from tests.integration.worker_harness import (
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 PARTITIONS = KafkaSettings().partitions
-SECRET = "zgw-secret-for-the-e2e-test-0123456789"
-TOKEN = "openklant-token-for-the-e2e-test"
-AUTH = "Bearer e2e-open-notificaties-0123456789abcdef"
-KEY = "e2e-pseudonym-key-0123456789abcdef0123456789"
 DUPLICATES = "contact_events_duplicate_total"
 
 
@@ -69,90 +60,6 @@ def pausable_norms(tmp: Path) -> Path:
     path = tmp / "norms.yaml"
     path.write_text(text)
     return path
-
-
-class Ingest:
-    """One `contactmon ingest` process."""
-
-    def __init__(self, bootstrap: str, names: Names, tmp: Path, api_base: str) -> None:
-        self.port = free_ports(1)[0]
-        config = tmp / "ingest.yaml"
-        template = (REPO / "tests" / "fixtures" / "zgw" / "ingest.yaml").read_text()
-        config.write_text(template.replace("{base}", api_base))
-        self.log_path = tmp / f"ingest-{self.port}.log"
-        self.env = {
-            **os.environ,
-            "CONTACTMON_BOOTSTRAP_SERVERS": bootstrap,
-            "CONTACTMON_EVENTS_TOPIC": names.events,
-            "CONTACTMON_DLQ_TOPIC": names.dlq,
-            "CONTACTMON_INGEST_CONFIG": str(config),
-            "CONTACTMON_INGEST_PORT": str(self.port),
-            "CONTACTMON_ZGW_CLIENT_ID": "contactmon-e2e",
-            "CONTACTMON_ZGW_SECRET": SECRET,
-            "CONTACTMON_OPENKLANT_TOKEN": TOKEN,
-            "CONTACTMON_PSEUDONYM_KEY": KEY,
-            "CONTACTMON_FETCH_ATTEMPTS": "3",
-            "TEST_INGEST_AUTH_ON": AUTH,
-            "TEST_INGEST_AUTH_OK": AUTH + "-ok",
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Ingest:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [CONTACTMON, "ingest"], env=self.env, stdout=log, stderr=log, cwd=self.log_path.parent
-        )
-
-        def serving() -> bool:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"ingest exited {self.proc.returncode}:\n{self.log_tail()}")
-            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
-                return bool(r.status == 200)
-
-        wait_until(
-            "ingest to serve /healthz",
-            serving,
-            timeout=60,
-            ignoring=(OSError,),
-            detail=self.log_tail,
-        )
-        return self
-
-    def post(self, path: str, body: Any, auth: str = AUTH) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(
-            self.url + path,
-            data=body if isinstance(body, bytes) else orjson.dumps(body),
-            headers={"Content-Type": "application/json", "Authorization": auth},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, orjson.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, {}
-
-    def metrics(self) -> Samples:
-        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as r:
-            return parse(r.read().decode())
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            assert self.proc.wait(timeout=30) == 0, self.log_tail()
-
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
 @pytest.fixture
