@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sources.records import Reject, Skip
 from streams.importers.command import Setup, UsageError
 from streams.importers.output import Rejects, Tally
-from streams.importers.pipeline import EventCheck, Record, checked_lines, deliver
+from streams.importers.pipeline import (
+    EventCheck,
+    Record,
+    checked_lines,
+    deliver,
+    in_time_order,
+)
 from streams.importers.tables import Table, TableError
 
 if TYPE_CHECKING:
@@ -49,8 +55,20 @@ def _files(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _reorder(parser: argparse.ArgumentParser, default: int, why: str) -> None:
+    parser.add_argument(
+        "--reorder",
+        type=int,
+        default=default,
+        metavar="EVENTS",
+        help=f"send events in event-time order within a window of this many events (default "
+        f"{default:,}: {why}; 0: in file order)",
+    )
+
+
 def _add_calls(parser: argparse.ArgumentParser) -> None:
     _files(parser)
+    _reorder(parser, 10_000, "a call's events lie minutes apart")
     parser.add_argument(
         "--profile",
         choices=("generic", "teams", "asterisk"),
@@ -77,6 +95,7 @@ CALLS = (
 
 def _add_fixi(parser: argparse.ArgumentParser) -> None:
     _files(parser)
+    _reorder(parser, 200_000, "a report's events lie weeks apart; years of reports")
     parser.add_argument(
         "--mapping",
         type=Path,
@@ -216,7 +235,10 @@ def _run_tables(
         tally = Tally()
         rejects = Rejects(args.rejects)
         stack.callback(rejects.close)
-        lines = checked_lines(table_records(tables, profile), check, tally, rejects, progress=show)
+        lines = in_time_order(
+            checked_lines(table_records(tables, profile), check, tally, rejects, progress=show),
+            args.reorder,
+        )
         try:
             return deliver(
                 f"import {args.source}",

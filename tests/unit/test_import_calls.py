@@ -118,7 +118,7 @@ class TestGeneric:
             "c4,uitgeest,,2024-03-04T09:03:00+01:00,,2024-03-04 09:03:40,timeout,,,",
         )
         out = tmp_path / "out.jsonl"
-        assert run_import(str(path), "--out", str(out)) == 0
+        assert run_import(str(path), "--out", str(out), "--reorder", "0") == 0  # file order
         events = events_of(out)
         by = [(e["type"], e["time"], e["data"]) for e in events]
         assert by[:3] == [
@@ -163,6 +163,19 @@ class TestGeneric:
         assert len({e["subject"] for e in events}) == 4
         assert all(re.fullmatch(r"calls-[0-9a-f]{32}", str(e["subject"])) for e in events)
         assert len({e["id"] for e in events}) == len(events)
+
+    def test_events_leave_in_time_order(self, tmp_path: Path) -> None:
+        path = self.write(
+            tmp_path,
+            "c1,castricum,KCC,2024-03-04 09:00:00,2024-03-04 09:00:20,2024-03-04 09:05:00,"
+            "answered,20,280,ja",
+            "c2,castricum,KCC,2024-03-04 09:01:00,,,abandoned,12,,",
+        )
+        out = tmp_path / "out.jsonl"
+        assert run_import(str(path), "--out", str(out)) == 0
+        times = [str(e["time"]) for e in events_of(out)]
+        assert times == sorted(times)
+        assert len(times) == 5
 
     def test_bad_rows_are_rejected_with_reason_and_place(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
