@@ -45,8 +45,17 @@ def volumes_of(service: dict[str, Any]) -> Iterator[tuple[str, str]]:
         yield source, target
 
 
+def generator_files() -> set[Path]:
+    """Files a configMapGenerator loads (data, not manifests: the ingest configuration)."""
+    found = set()
+    for path in K8S.rglob("kustomization.yaml"):
+        for generator in yaml.safe_load(path.read_text("utf-8")).get("configMapGenerator", []):
+            found |= {path.parent / item.split("=")[-1] for item in generator.get("files", [])}
+    return found
+
+
 def k8s_documents() -> Iterator[tuple[Path, dict[str, Any]]]:
-    for path in sorted(K8S.rglob("*.yaml")):
+    for path in sorted(set(K8S.rglob("*.yaml")) - generator_files()):
         for document in yaml.safe_load_all(path.read_text("utf-8")):
             if document is not None:
                 yield path, document
@@ -62,6 +71,14 @@ def base_documents() -> dict[tuple[str, str], dict[str, Any]]:
     return found
 
 
+def generator(name: str) -> dict[str, Any]:
+    """The base's configMapGenerator called ``name``."""
+    kustomization = yaml.safe_load((K8S / "base" / "kustomization.yaml").read_text("utf-8"))
+    (found,) = [g for g in kustomization["configMapGenerator"] if g["name"] == name]
+    result: dict[str, Any] = found
+    return result
+
+
 def worker_container() -> dict[str, Any]:
     deployment = base_documents()[("Deployment", "contactmon-worker")]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
@@ -73,9 +90,15 @@ class TestCompose:
     """The compose file parses, and everything a service names exists."""
 
     def test_the_stack_is_complete(self, compose: dict[str, Any]) -> None:
-        assert {"kafka", "postgres", "worker", "prometheus", "alertmanager", "grafana"} <= set(
-            services(compose)
-        )
+        assert {
+            "kafka",
+            "postgres",
+            "worker",
+            "ingest",
+            "prometheus",
+            "alertmanager",
+            "grafana",
+        } <= set(services(compose))
 
     def test_every_image_is_pinned_by_a_version_tag(self, compose: dict[str, Any]) -> None:
         for name, service in services(compose).items():
@@ -228,14 +251,13 @@ class TestKubernetes:
             assert re.fullmatch(r"v?\d+\.\d+[\w.-]*", image["newTag"])
 
     def test_worker_settings_exist(self) -> None:
-        kustomization = yaml.safe_load((K8S / "base/kustomization.yaml").read_text("utf-8"))
-        (generator,) = kustomization["configMapGenerator"]
-        literals = {item.split("=", 1)[0] for item in generator["literals"]}
+        settings = generator("contactmon-worker-settings")
+        literals = {item.split("=", 1)[0] for item in settings["literals"]}
         env = {item["name"] for item in worker_container()["env"]}
         assert literals | env <= SETTINGS, (literals | env) - SETTINGS
         assert not literals & env
         (source,) = worker_container()["envFrom"]
-        assert source["configMapRef"]["name"] == generator["name"]
+        assert source["configMapRef"]["name"] == settings["name"]
 
     def test_the_secret_template_has_every_key_the_worker_reads(self) -> None:
         secret = yaml.safe_load(
@@ -256,9 +278,8 @@ class TestKubernetes:
         assert ("Secret", name) not in base_documents()  # real credentials never come from git
 
     def test_ca_file_setting_points_into_the_mounted_secret(self) -> None:
-        kustomization = yaml.safe_load((K8S / "base/kustomization.yaml").read_text("utf-8"))
         literals = dict(
-            item.split("=", 1) for item in kustomization["configMapGenerator"][0]["literals"]
+            item.split("=", 1) for item in generator("contactmon-worker-settings")["literals"]
         )
         mounts = {m["name"]: m["mountPath"] for m in worker_container()["volumeMounts"]}
         assert Path(literals["CONTACTMON_SSL_CAFILE"]).parent == Path(mounts["kafka-ca"])
@@ -312,7 +333,7 @@ class TestLeastPrivilege:
         env = compose["services"]["grafana"]["environment"]
         assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "${GRAFANA_ANONYMOUS:-false}"
 
-    @pytest.mark.parametrize("service", ["worker", "simulator"])
+    @pytest.mark.parametrize("service", ["worker", "simulator", "ingest"])
     def test_contactmon_containers_are_locked_down(
         self, compose: dict[str, Any], service: str
     ) -> None:
@@ -322,17 +343,20 @@ class TestLeastPrivilege:
         assert spec["cap_drop"] == ["ALL"]
         assert "no-new-privileges:true" in spec["security_opt"]
 
-    def test_the_worker_pod_is_locked_down(self) -> None:
-        (deployment,) = [d for _, d in k8s_documents() if d["kind"] == "Deployment"]
-        pod = deployment["spec"]["template"]["spec"]
-        assert pod["securityContext"]["runAsNonRoot"] is True
-        (container,) = pod["containers"]
-        assert container["securityContext"]["readOnlyRootFilesystem"] is True
-        assert container["securityContext"]["allowPrivilegeEscalation"] is False
-        assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    def test_every_pod_is_locked_down(self) -> None:
+        deployments = [d for _, d in k8s_documents() if d["kind"] == "Deployment"]
+        names = {d["metadata"]["name"] for d in deployments}
+        assert names == {"contactmon-worker", "contactmon-ingest"}
+        for deployment in deployments:
+            pod = deployment["spec"]["template"]["spec"]
+            assert pod["securityContext"]["runAsNonRoot"] is True
+            (container,) = pod["containers"]
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+            assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
 
     def test_a_network_policy_selects_the_workers(self) -> None:
-        (policy,) = [d for _, d in k8s_documents() if d["kind"] == "NetworkPolicy"]
+        policy = base_documents()[("NetworkPolicy", "contactmon-worker")]
         assert policy["spec"]["podSelector"]["matchLabels"] == {
             "app.kubernetes.io/name": "contactmon-worker"
         }

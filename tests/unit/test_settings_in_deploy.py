@@ -3,9 +3,13 @@
 Checked: deploy/k8s/** (every file), deploy/docker-compose.yml and deploy/docker/Dockerfile. A
 misspelt or removed variable would be ignored by the worker in silence (the model ignores unknown
 variables), so every ``CONTACTMON_*`` name in these files must be a field of `WorkerSettings`;
-the compose file's own interpolation variables are the one listed exception. A secret field
-(`KafkaSettings.secret_fields`) may only come from a Kubernetes Secret or from the environment
-compose runs in, never as a value written in a manifest.
+the compose file's own interpolation variables are the one listed exception. The ingest files
+(``deploy/k8s/base/ingest-*``) are held to `IngestSettings` instead, plus the pseudonymisation key
+and the Authorization variables their configuration names; files that configure both (the
+kustomization, the compose file) to either. A secret field (`KafkaSettings.secret_fields`,
+`IngestSettings.secret_fields`, the pseudonymisation key, the Authorization values) may only come
+from a Kubernetes Secret or from the environment compose runs in, never as a value written in a
+manifest.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from typing import Any
 import pytest
 import yaml
 
+from sources.pseudonym import KEY_FILE_VARIABLE, KEY_VARIABLE
+from streams.ingest.config import IngestFile
+from streams.ingest.settings import IngestSettings
 from streams.live.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,10 +33,28 @@ K8S = DEPLOY / "k8s"
 COMPOSE = DEPLOY / "docker-compose.yml"
 DOCKERFILE = DEPLOY / "docker" / "Dockerfile"
 SECRET_TEMPLATE = K8S / "base" / "kafka-credentials.secret.example.yaml"
+INGEST_SECRET_TEMPLATE = K8S / "base" / "ingest-credentials.secret.example.yaml"
+INGEST_CONFIG = K8S / "base" / "ingest-config.yaml"
 
 VARIABLE = re.compile(r"\bCONTACTMON_[A-Z0-9_]+\b")
 SETTINGS = {WorkerSettings.env_name(field) for field in WorkerSettings.model_fields}
-SECRETS = {WorkerSettings.env_name(field) for field in WorkerSettings.secret_fields()}
+WORKER_SECRETS = {WorkerSettings.env_name(field) for field in WorkerSettings.secret_fields()}
+AUTHORIZATION = {
+    s.authorization_env
+    for s in IngestFile.model_validate(
+        yaml.safe_load(INGEST_CONFIG.read_text("utf-8"))
+    ).subscriptions
+}
+INGEST_SETTINGS = {IngestSettings.env_name(field) for field in IngestSettings.model_fields} | {
+    KEY_VARIABLE,
+    KEY_FILE_VARIABLE,
+    *AUTHORIZATION,
+}
+INGEST_SECRETS = {IngestSettings.env_name(field) for field in IngestSettings.secret_fields()} | {
+    KEY_VARIABLE,
+    *AUTHORIZATION,
+}
+SECRETS = WORKER_SECRETS | INGEST_SECRETS
 # Variables of the compose file itself (``${NAME:-default}``), documented in deploy/README.md:
 # they fill in the manifest and never reach the worker under their own name.
 COMPOSE_VARIABLES = {"CONTACTMON_DB_PASSWORD", "CONTACTMON_DEMO_START"}
@@ -63,11 +88,22 @@ def env_entries(node: Any) -> Iterator[dict[str, Any]]:
             yield from env_entries(item)
 
 
+def allowed_names(path: Path) -> set[str]:
+    """The CONTACTMON_* names ``path`` may hold: the worker's, ingest's, or both."""
+    if path.name.startswith("ingest-"):
+        return INGEST_SETTINGS
+    if path == COMPOSE:
+        return SETTINGS | INGEST_SETTINGS | COMPOSE_VARIABLES
+    if path.name == "kustomization.yaml":
+        return SETTINGS | INGEST_SETTINGS
+    return SETTINGS
+
+
 def literal_secrets_in_k8s(documents: list[tuple[Path, dict[str, Any]]]) -> list[str]:
-    """Where a secret setting gets a value written in a manifest (the Secret template aside)."""
+    """Where a secret setting gets a value written in a manifest (the Secret templates aside)."""
     found = []
     for path, document in documents:
-        if path == SECRET_TEMPLATE:
+        if path in (SECRET_TEMPLATE, INGEST_SECRET_TEMPLATE):
             continue
         for entry in env_entries(document):
             if entry.get("name") in SECRETS and "secretKeyRef" not in entry.get("valueFrom", {}):
@@ -118,8 +154,15 @@ class TestVariablesExist:
     )
     def test_every_name_is_a_setting(self, path: Path) -> None:
         names = set(VARIABLE.findall(path.read_text("utf-8")))
-        allowed = SETTINGS | (COMPOSE_VARIABLES if path == COMPOSE else set())
+        allowed = allowed_names(path)
         assert names <= allowed, f"not settings of the worker: {sorted(names - allowed)}"
+
+    def test_the_ingest_files_are_held_to_the_ingest_settings(self) -> None:
+        assert INGEST_CONFIG in k8s_files()
+        for name in ("ingest-deployment.yaml", "ingest-config.yaml"):
+            assert allowed_names(K8S / "base" / name) == INGEST_SETTINGS
+        assert "CONTACTMON_STORE_URL" not in INGEST_SETTINGS  # a worker-only name is refused
+        assert "CONTACTMON_INGEST_PORT" not in allowed_names(K8S / "base" / "deployment.yaml")
 
     def test_the_manifests_use_settings_at_all(self) -> None:
         used = set()
@@ -151,14 +194,29 @@ class TestNoLiteralSecrets:
 
     def test_there_is_a_secret(self) -> None:
         assert "CONTACTMON_SASL_PASSWORD" in SECRETS
+        assert {
+            "CONTACTMON_PSEUDONYM_KEY",
+            "CONTACTMON_ZGW_SECRET",
+            "CONTACTMON_OPENKLANT_TOKEN",
+            "CONTACTMON_METRICS_PASSWORD",
+            "CONTACTMON_INGEST_AUTH_OPEN_NOTIFICATIES",
+        } <= SECRETS
 
     def test_kubernetes(self) -> None:
         assert literal_secrets_in_k8s(list(k8s_documents(k8s_files()))) == []
 
-    def test_the_secret_template_holds_placeholders_only(self) -> None:
-        template = yaml.safe_load(SECRET_TEMPLATE.read_text("utf-8"))
+    @pytest.mark.parametrize(
+        ("path", "names"),
+        [
+            (SECRET_TEMPLATE, WORKER_SECRETS),
+            (INGEST_SECRET_TEMPLATE, INGEST_SECRETS | {"CONTACTMON_SASL_PASSWORD"}),
+        ],
+        ids=["worker", "ingest"],
+    )
+    def test_the_secret_template_holds_placeholders_only(self, path: Path, names: set[str]) -> None:
+        template = yaml.safe_load(path.read_text("utf-8"))
         values = {**template.get("stringData", {}), **template.get("data", {})}
-        for name in SECRETS:
+        for name in names:
             assert PLACEHOLDER.match(values[name]), f"{name}: {values[name]!r}"
 
     def test_compose(self) -> None:
