@@ -23,6 +23,12 @@ In one run, on this machine:
    and it has stopped after its final checkpoint); the ratio of the two;
 6. the worker's peak resident set (VmHWM) in step 3.
 
+Placement (``--placement``, on by default when the machine has two or more CPUs): as in production,
+where a worker has a core of its own, the worker process is started on the last CPU and the broker,
+the load generator and this script's scraping on the others; the core's own rate is measured on the
+worker's CPU too. Without it the three compete for the same two cores and the worker's figures are
+those of a worker short of CPU (``--no-placement`` shows that).
+
 The machine is shared (two cores for broker, worker and load generator, and other people's
 work): absolute rates move with its load, so every figure is compared with one taken in the same
 run, and CPU-time ratios are given beside wall-clock ones.
@@ -31,6 +37,7 @@ run, and CPU-time ratios are given beside wall-clock ones.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import platform
@@ -41,6 +48,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,7 +58,8 @@ from kafka import KafkaProducer
 from bench.core_bench import rate_core, read_lines, simulated_file
 from bench.report import write_section
 from events.decode import time_to_epoch
-from tests.integration.worker_harness import CONTACTMON, Names, Worker, wait_until
+from tests.integration.worker_harness import CONTACTMON, Names, Worker
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTITIONS = 12  # the worker's default (CONTACTMON_PARTITIONS)
@@ -59,6 +68,46 @@ MARK_END = "<!-- live-bench:end -->"
 TICKS = os.sysconf("SC_CLK_TCK")
 # the worker as it runs in production, not the tests' one-second timers
 PRODUCTION_TIMERS = {"CONTACTMON_CHECKPOINT_INTERVAL": "5", "CONTACTMON_SWEEP_INTERVAL": "5"}
+
+
+class Placement:
+    """Which CPUs the worker gets and which the rest (broker, load generator, scrapes) gets.
+
+    Child processes inherit the CPU set of the process that starts them, so each part is started
+    inside `worker_cpus()` or `other_cpus()`.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        cpus = sorted(os.sched_getaffinity(0))
+        self.enabled = enabled and len(cpus) >= 2
+        self.all = set(cpus)
+        self.worker = {cpus[-1]} if self.enabled else set(cpus)
+        self.others = set(cpus[:-1]) if self.enabled else set(cpus)
+
+    @contextlib.contextmanager
+    def _on(self, cpus: set[int]) -> Iterator[None]:
+        os.sched_setaffinity(0, cpus)
+        try:
+            yield
+        finally:
+            os.sched_setaffinity(0, self.others)
+
+    def worker_cpus(self) -> contextlib.AbstractContextManager[None]:
+        return self._on(self.worker)
+
+    def other_cpus(self) -> contextlib.AbstractContextManager[None]:
+        return self._on(self.others)
+
+    def describe(self) -> str:
+        if not self.enabled:
+            return "no placement: broker, worker and load generator share every CPU"
+        return (
+            f"the worker on CPU {min(self.worker)}, broker and load generator on CPU "
+            f"{', '.join(str(c) for c in sorted(self.others))}"
+        )
+
+
+PLACE = Placement(enabled=False)  # set in main()
 
 
 def free_port() -> int:
@@ -103,9 +152,10 @@ def peak_rss(pid: int) -> int:
 
 def core_rates(lines: list[bytes]) -> tuple[float, float]:
     """The core's replay rate over ``lines``: (events per wall second, events per CPU second)."""
-    cpu = time.process_time()
-    wall = rate_core(lines)
-    return wall, len(lines) / (time.process_time() - cpu)
+    with PLACE.worker_cpus():  # where the worker runs
+        cpu = time.process_time()
+        wall = rate_core(lines)
+        return wall, len(lines) / (time.process_time() - cpu)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -123,15 +173,22 @@ def paced(
     it took and, per event time, the wall-clock moment the first event with that time was handed
     to the producer."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=1)
+    # parsed before the clock starts: the load generator's own work per event stays small
+    needed = min(len(lines), int(rate * seconds * 1.1) + 1)
+    prepared = []
+    for line in lines[:needed]:
+        event = orjson.loads(line)
+        key = event["data"]["municipality"].encode()
+        prepared.append((key, time_to_epoch(event["time"]), line))
     sent: dict[float, float] = {}
     started = time.monotonic()
     n = 0
-    for n, line in enumerate(lines):
+    for n, (key, event_time, line) in enumerate(prepared):
         if time.monotonic() - started > seconds:
             break
-        event = orjson.loads(line)
-        sent.setdefault(time_to_epoch(event["time"]), time.time())
-        producer.send(topic, key=event["data"]["municipality"].encode(), value=line)
+        if event_time not in sent:
+            sent[event_time] = time.time()
+        producer.send(topic, key=key, value=line)
         ahead = (n + 1) / rate - (time.monotonic() - started)
         if ahead > 0:
             time.sleep(ahead)
@@ -174,7 +231,8 @@ def throughput(
         **PRODUCTION_TIMERS,
     )
     try:
-        worker.start()
+        with PLACE.worker_cpus():
+            worker.start()
         wait_until("partitions assigned", lambda: worker.owned() == PARTITIONS, timeout=120)
         assert worker.proc is not None
         cpu_start = cpu_seconds(worker.proc.pid)
@@ -213,7 +271,8 @@ def latency(
     report = state / "paced.json"
     seen: list[tuple[float, float]] = []  # (scrape time, newest event time shown)
     try:
-        worker.start()
+        with PLACE.worker_cpus():
+            worker.start()
         wait_until("partitions assigned", lambda: worker.owned() == PARTITIONS, timeout=120)
         producer = multiprocessing.get_context("fork").Process(
             target=paced, args=(lines, rate, seconds, bootstrap, names.events, report)
@@ -257,11 +316,12 @@ def rebuild(bootstrap: str, state: Path, lines: list[bytes]) -> tuple[float, flo
 
     replay_store = f"sqlite:///{state / 'rebuild-replay.sqlite3'}"
     started = time.perf_counter()
-    subprocess.run(
-        [CONTACTMON, "replay", str(path), "--store", replay_store, "--lateness", "300"],
-        check=True,
-        capture_output=True,
-    )
+    with PLACE.worker_cpus():
+        subprocess.run(
+            [CONTACTMON, "replay", str(path), "--store", replay_store, "--lateness", "300"],
+            check=True,
+            capture_output=True,
+        )
     replay_s = time.perf_counter() - started
     print(f"bench: replay {replay_s:,.1f} s", file=sys.stderr)
 
@@ -276,13 +336,14 @@ def rebuild(bootstrap: str, state: Path, lines: list[bytes]) -> tuple[float, flo
     )
     log = worker.log_path.open("ab")
     started = time.perf_counter()
-    worker.proc = subprocess.Popen(
-        [CONTACTMON, "worker", "--rebuild"],
-        env=worker.env,
-        stdout=log,
-        stderr=log,
-        cwd=worker.workdir,
-    )
+    with PLACE.worker_cpus():
+        worker.proc = subprocess.Popen(
+            [CONTACTMON, "worker", "--rebuild"],
+            env=worker.env,
+            stdout=log,
+            stderr=log,
+            cwd=worker.workdir,
+        )
     try:
         wait_until(
             "the rebuild to reach the end of the topic",
@@ -319,8 +380,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--latency-seconds", type=float, default=20.0, help="length of the half-load run"
     )
+    parser.add_argument(
+        "--placement",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the worker on a CPU of its own, broker and load generator on the others (default)",
+    )
     parser.add_argument("--write", type=Path, help="replace the live section of this markdown file")
     args = parser.parse_args(argv)
+    global PLACE  # noqa: PLW0603 - one placement for the whole run
+    PLACE = Placement(enabled=args.placement)
+    os.sched_setaffinity(0, PLACE.others)
+    print(f"bench: {PLACE.describe()}", file=sys.stderr)
 
     lines = read_lines(simulated_file(args.events), args.events)
     big = (
@@ -351,9 +422,9 @@ def main(argv: list[str] | None = None) -> int:
 
     core_mean = (core + core_after) / 2
     rows = [
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()}, 2 cores shared by "
-        "broker, worker, load generator and other work; `make bench` "
-        f"(`python -m bench.live_bench --events {args.events} --rebuild-events "
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()}, "
+        f"{len(PLACE.all)} CPUs: {PLACE.describe()} (and other work on the machine); "
+        f"`make bench` (`python -m bench.live_bench --events {args.events} --rebuild-events "
         f"{args.rebuild_events}`).",
         "",
         "| figure | value |",

@@ -1,4 +1,4 @@
-"""The kill loop: two workers on PostgreSQL, about 100,000 events, SIGKILL of a random worker at
+"""The kill loop: two workers on PostgreSQL, about 100,000 events, 20 SIGKILLs of a random worker at
 random moments and a restart each time. At the end the metrics and the monthly export equal the
 replay's (nothing lost, nothing counted twice) and every bad event is on the dead-letter topic
 under one key (a consumer keeps one message per key)."""
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 
 MONTHS = 7  # 99,757 simulated events (seed 3)
 BAD_EVENTS = 200
-KILLS = 6
+KILLS = 20
 
 
 @pytest.fixture(scope="module")
@@ -93,12 +93,14 @@ class TestKillLoop:
             for w in workers:
                 w.start()
             wait_until("the partitions assigned", lambda: sum(w.owned() for w in workers) == 12)
-            n = produce_keyed(kafka_broker, names.events, stream)
-            for _ in range(KILLS):  # while the workers are busy with the backlog
-                time.sleep(rng.uniform(1.0, 6.0))
+            n = 0
+            step = -(-len(stream) // KILLS)
+            for i in range(KILLS):  # a slice of the stream before each kill: they hit work
+                n += produce_keyed(kafka_broker, names.events, stream[i * step : (i + 1) * step])
+                time.sleep(rng.uniform(0.5, 3.0))
                 victim = rng.choice(workers)
                 victim.kill()
-                time.sleep(rng.uniform(0.0, 3.0))
+                time.sleep(rng.uniform(0.0, 2.0))
                 victim.start()
             wait_until("every event processed", lambda: processed(workers, n), timeout=600)
             wait_until(
