@@ -82,3 +82,25 @@ class TestReasonsAreDocumented:
         readme = (CORE.parent.parent / "README.md").read_text(encoding="utf-8")
         missing = [r.value for r in Reason if f"`{r.value}`" not in readme]
         assert missing == []
+
+
+class TestSourceMappingsArePure:
+    """The source adapters' mappings (`sources/`) are pure too: records in, events out. Fetching,
+    polling, Kafka and HTTP live in the commands (`streams/ingest/`, `streams/importers/`)."""
+
+    def test_only_allowed_imports(self) -> None:
+        import sources  # noqa: PLC0415
+
+        root = Path(sources.__file__).parent
+        files = sorted(root.rglob("*.py"))
+        assert len(files) > 5
+
+        def bad(path: Path) -> set[str]:
+            return {
+                name
+                for name in offending(path)
+                if name != "sources" and not name.startswith("sources.")
+            }
+
+        offenders = {str(f.relative_to(root)): bad(f) for f in files if bad(f)}
+        assert offenders == {}
