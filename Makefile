@@ -71,6 +71,7 @@ bench: $(STAMP)  ## benchmarks (core, then the live worker on a real broker); fi
 	$(BIN)/python -m bench.live_bench --events 100000 --write BENCHMARKS.md
 	$(BIN)/python -m bench.report_bench --repeat 5 --write BENCHMARKS.md
 	$(BIN)/python -m bench.overview_bench --rate 200 --clients 50 --seconds 60 --write BENCHMARKS.md
+	$(BIN)/python -m bench.ingest_bench --seconds 20 --concurrency 16 --write BENCHMARKS.md
 	$(BIN)/python -m bench.import_bench --rows 200000 --repeat 3 --write BENCHMARKS.md
 
 clean:
