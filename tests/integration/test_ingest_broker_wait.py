@@ -4,11 +4,13 @@ The broker is one of this test's own (deploy/kafka.sh, as in test_worker_faults_
 is chosen but nothing listens there when the service starts. The service must serve at once,
 answer 503 (so Open Notificaties retries) and /healthz "not ready" until its producer connects,
 then accept; the same when the broker goes away later. Its log has one line when the broker
-becomes unreachable and one when it is back, per outage, not one per retry.
+becomes unreachable and one when it is back, per outage, not one per retry. A broker that answers
+but refuses the topics is a configuration error: exit 2 with one sentence, not a wait.
 """
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,12 @@ from typing import Any
 import orjson
 import pytest
 
+from streams.live.settings import KafkaSettings
+from streams.live.topics import ensure_topics
 from tests.integration.conftest import KafkaScript
 from tests.integration.ingest_harness import Ingest
 from tests.integration.test_worker_faults_broker import Broker
-from tests.integration.worker_harness import Names, consume_all, total, wait_until
+from tests.integration.worker_harness import CONTACTMON, Names, consume_all, total, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -100,3 +104,30 @@ def test_started_before_the_broker_it_waits_then_accepts(
         if ingest.proc is not None and ingest.proc.poll() is None:
             ingest.kill()
         kafka_script.run("stop", "--port", str(broker.port))
+
+
+def test_topics_the_broker_refuses_are_exit_2_with_one_sentence(
+    kafka_broker: str, tmp_path: Path
+) -> None:
+    names = Names()
+    ensure_topics(
+        KafkaSettings(
+            bootstrap_servers=kafka_broker, events_topic=names.events, dlq_topic=names.dlq
+        )
+    )
+    ingest = Ingest(kafka_broker, names, tmp_path, "http://127.0.0.1:9", CONTACTMON_PARTITIONS="24")
+    with ingest.log_path.open("ab") as log:
+        done = subprocess.run(
+            [CONTACTMON, "ingest"],
+            env=ingest.env,
+            stdout=log,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2
+    stderr = done.stderr.decode()
+    message = stderr.splitlines()[-1]  # after the log lines (also on stderr)
+    assert message.startswith("contactmon ingest: topic ")
+    assert "fewer than the 24 asked" in message
+    assert "Traceback" not in stderr
