@@ -131,3 +131,17 @@ def test_topics_the_broker_refuses_are_exit_2_with_one_sentence(
     assert message.startswith("contactmon ingest: topic ")
     assert "fewer than the 24 asked" in message
     assert "Traceback" not in stderr
+
+
+def test_a_stop_without_a_broker_takes_seconds(kafka_script: KafkaScript, tmp_path: Path) -> None:
+    broker = Broker(kafka_script, tmp_path / "kafka-data")  # never started
+    ingest = Ingest(broker.bootstrap, Names(), tmp_path, "http://127.0.0.1:9")
+    try:
+        ingest.start(until="/livez")
+        time.sleep(7)  # in the middle of connection attempts
+        started = time.monotonic()
+        ingest.stop()  # SIGTERM; exit code 0
+        assert time.monotonic() - started < 15
+    finally:
+        if ingest.proc is not None and ingest.proc.poll() is None:
+            ingest.kill()
