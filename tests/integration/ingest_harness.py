@@ -19,7 +19,8 @@ from typing import Any
 import orjson
 
 from tests.integration.conftest import free_ports
-from tests.integration.worker_harness import CONTACTMON, Names, Samples, parse, wait_until
+from tests.integration.worker_harness import CONTACTMON, Names, Samples, parse
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "zgw-secret-for-the-e2e-test-0123456789"
