@@ -16,10 +16,8 @@ logged, and errors about it never show it.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
-import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Final
 
@@ -30,6 +28,13 @@ MIN_KEY_LENGTH: Final = 32
 SUBJECT_HEX_DIGITS: Final = 32
 """128 bits of the HMAC: no collision among all the subjects a municipality will ever have."""
 
+# HMAC-SHA256 (RFC 2104) from its two padded-key states: the key is XORed with these bytes once,
+# hashed into the inner and outer SHA-256 states, and each digest starts from copies of them.
+_BLOCK: Final = 64
+_INNER_PAD: Final = bytes(x ^ 0x36 for x in range(256))
+_OUTER_PAD: Final = bytes(x ^ 0x5C for x in range(256))
+_VARIANT: Final = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+
 
 class PseudonymKeyError(ValueError):
     """The pseudonymisation key is missing or too short; the message names the variable."""
@@ -38,7 +43,7 @@ class PseudonymKeyError(ValueError):
 class Pseudonymiser:
     """Subjects and event ids from source identifiers, under one secret key."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_inner", "_outer", "_parts")
 
     def __init__(self, key: bytes) -> None:
         if len(key) < MIN_KEY_LENGTH:
@@ -46,17 +51,39 @@ class Pseudonymiser:
                 f"{KEY_VARIABLE}: the pseudonymisation key must be at least {MIN_KEY_LENGTH} "
                 f"characters (it has {len(key)}); make one with `openssl rand -hex 32`"
             )
-        self._key = key
+        # hmac.new(key, message, sha256).digest(), without building the padded key per digest:
+        # the same bytes, about a third of the time (this runs four times per imported call)
+        padded = (hashlib.sha256(key).digest() if len(key) > _BLOCK else key).ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(padded.translate(_INNER_PAD))
+        self._outer = hashlib.sha256(padded.translate(_OUTER_PAD))
+        self._parts: dict[str, bytes] = {}  # a recurring part (a system, a type), length-prefixed
 
     def __repr__(self) -> str:  # never the key
         return "Pseudonymiser(key=**********)"
 
-    def _digest(self, domain: bytes, parts: tuple[str, ...]) -> bytes:
+    def _part(self, part: str) -> bytes:
         # each part length-prefixed: parts cannot run into each other (("a", "bc") vs ("ab", "c"))
-        message = domain + b"".join(
-            len(raw).to_bytes(4, "big") + raw for raw in (p.encode() for p in parts)
-        )
-        return hmac.new(self._key, message, hashlib.sha256).digest()
+        raw = part.encode()
+        return len(raw).to_bytes(4, "big") + raw
+
+    def _known(self, part: str) -> bytes:
+        """`_part` of a part from a small set (a system name, an event type), kept."""
+        found = self._parts.get(part)
+        if found is None:
+            found = self._part(part)
+            if len(self._parts) < 1_000:
+                self._parts[part] = found
+        return found
+
+    def _digest(self, domain: bytes, parts: tuple[str, ...]) -> bytes:
+        return self._mac(domain + b"".join(self._part(p) for p in parts))
+
+    def _mac(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
     def subject(self, system: str, source_id: str) -> str:
         """The contract's subject for `source_id` in `system` (``zaak``, ``fixi``, ``kcc``, ...).
@@ -64,7 +91,7 @@ class Pseudonymiser:
         `system` is kept readable as a prefix (it says where the item came from, as the simulated
         subjects do); the rest is the keyed hash.
         """
-        digest = self._digest(b"subject", (system, source_id))
+        digest = self._mac(b"subject" + self._known(system) + self._part(source_id))
         return f"{system}-{digest.hex()[:SUBJECT_HEX_DIGITS]}"
 
     def event_id(self, *parts: str) -> str:
@@ -76,10 +103,30 @@ class Pseudonymiser:
         """
         if not parts:
             raise ValueError("event_id needs at least one part naming the source record")
-        digest = bytearray(self._digest(b"event", parts)[:16])
-        digest[6] = (digest[6] & 0x0F) | 0x80  # version 8
-        digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-        return str(uuid.UUID(bytes=bytes(digest)))
+        return _uuid8(self._digest(b"event", parts))
+
+    def record_event_id(self, system: str, record: str, what: str) -> str:
+        """``event_id(system, record, what)``, faster for the few values of `system` and `what`
+        that recur on every record of an import (a source system, an event type)."""
+        return _uuid8(
+            self._mac(b"event" + self._known(system) + self._part(record) + self._known(what))
+        )
+
+    def record_ids(self, system: str, record: str, whats: Iterable[str]) -> tuple[str, list[str]]:
+        """``subject(system, record)`` and ``event_id(system, record, what)`` for each of
+        `whats`, at once: an importer's record (a call) and the events it gives."""
+        system_part, record_part = self._known(system), self._part(record)
+        mac, known = self._mac, self._known
+        subject = mac(b"subject" + system_part + record_part).hex()[:SUBJECT_HEX_DIGITS]
+        prefix = b"event" + system_part + record_part
+        return f"{system}-{subject}", [_uuid8(mac(prefix + known(what))) for what in whats]
+
+
+def _uuid8(digest: bytes) -> str:
+    """``str(uuid.UUID(bytes=...))`` of the first 16 bytes of `digest` with the version 8 (custom)
+    and RFC 4122 variant bits set: the hex digit of version is 8, the variant's 8, 9, a or b."""
+    h = digest[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-8{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def key_from_environment(environ: Mapping[str, str] | None = None) -> bytes:

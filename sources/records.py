@@ -98,6 +98,9 @@ _DATE_FORMATS: Final = (
 _TIME_FORMATS: Final = ("%H:%M:%S", "%H:%M")
 MIN_YEAR: Final = 2000
 MAX_YEAR: Final = 2099
+_SIXTY: Final = {f"{n:02d}": n for n in range(60)}  # checks and converts minutes and seconds
+_MINUTES_SECONDS: Final = [f"{n // 60:02d}:{n % 60:02d}" for n in range(3600)]
+_UNKNOWN: Final = ("", "")
 _DATE_DETAIL: Final = "is not a date and time (YYYY-MM-DD HH:MM[:SS] or DD-MM-YYYY HH:MM[:SS])"
 
 
@@ -135,22 +138,17 @@ class LocalTimes:
 
     def epoch(self, text: str, field: str, *, default_utc: bool = False) -> float:
         """UTC epoch seconds of ``text`` (see `parse`); ``YYYY-MM-DD HH:MM:SS`` the fast way."""
-        if (
-            len(text) == 19
-            and text[13] == ":"
-            and text[16] == ":"
-            and text[14:16].isdigit()
-            and text[17:19].isdigit()
-            and int(text[14:16]) < 60
-            and int(text[17:19]) < 60
-        ):
-            hour = text[:13]
-            start = self._hour_starts.get(hour)
-            if start is None:
-                start = self.parse(hour + ":00:00", field, default_utc=default_utc).timestamp()
-                if len(self._hour_starts) < 100_000:
-                    self._hour_starts[hour] = start
-            return start + int(text[14:16]) * 60 + int(text[17:19])
+        if len(text) == 19 and text[13] == ":" and text[16] == ":":
+            minute = _SIXTY.get(text[14:16])
+            second = _SIXTY.get(text[17:19])
+            if minute is not None and second is not None:
+                hour = text[:13]
+                start = self._hour_starts.get(hour)
+                if start is None:
+                    start = self.parse(hour + ":00:00", field, default_utc=default_utc).timestamp()
+                    if len(self._hour_starts) < 100_000:
+                        self._hour_starts[hour] = start
+                return start + minute * 60 + second
         return self.parse(text, field, default_utc=default_utc).timestamp()
 
     def _day_first(self, text: str, field: str) -> datetime:
@@ -173,9 +171,8 @@ class LocalTimes:
         """RFC 3339 in the zone of UTC epoch seconds (whole seconds, rounded down)."""
         seconds = int(epoch // 1)
         hour, rest = divmod(seconds, 3600)
-        if hour in self._hours:
-            known = self._hours[hour]
-        else:
+        known = self._hours.get(hour, _UNKNOWN)
+        if known is _UNKNOWN:
             local = datetime.fromtimestamp(hour * 3600, self.zone).isoformat(timespec="seconds")
             # an offset of part of an hour moves the minutes: no shortcut for that hour
             known = (local[:14], local[19:]) if local[14:19] == "00:00" else None
@@ -183,8 +180,7 @@ class LocalTimes:
                 self._hours[hour] = known
         if known is None:
             return datetime.fromtimestamp(seconds, self.zone).isoformat(timespec="seconds")
-        minutes, secs = divmod(rest, 60)
-        return f"{known[0]}{minutes:02d}:{secs:02d}{known[1]}"
+        return known[0] + _MINUTES_SECONDS[rest] + known[1]
 
 
 def parse_seconds(text: str, field: str) -> float | None:

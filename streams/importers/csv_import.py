@@ -116,12 +116,12 @@ FIXI = (
 
 
 def table_records(tables: Sequence[Table], profile: RowProfile) -> Iterator[Record]:
-    """(file:line, mapped) of every row of every table, in order."""
+    """((file, line), mapped) of every row of every table, in order."""
+    row = profile.row
     for table in tables:
         name = str(table.path)
-        row = profile.row
         for number, fields in table.rows():
-            yield f"{name}:{number}", row(fields)
+            yield (name, number), row(fields)
 
 
 def _open_tables(stack: ExitStack, args: argparse.Namespace, *, has_header: bool) -> list[Table]:

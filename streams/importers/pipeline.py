@@ -1,7 +1,8 @@
 """From mapped records to a sink: every event checked, counted, and sent or written.
 
-`checked_lines` runs a mapping over records and yields each event as its JSON line. Every event
-is checked before it leaves: a record whose events the monitor would refuse is rejected as a
+`checked_lines` runs a mapping over records and yields each event as its time (UTC epoch seconds,
+as the check read it) and its JSON line: the line is encoded once and its time parsed once, for the
+check and the ordering both. Every event is checked before it leaves: a record whose events the monitor would refuse is rejected as a
 whole, as ``event_<reason>``, so an import produces only what the monitor accepts. Two checks:
 
 - `Decoder` (``full``): the monitor's own decoder over the event's bytes — for the importers of a
@@ -20,7 +21,8 @@ never the record itself, which may hold a caller's number or a reporter's addres
 ``window`` events): an export lists a report's opening, reply and closing together, weeks apart,
 and the monitor decides a deadline when its clock passes it, so events that arrive in time order
 give the same figures whether a driver sweeps after every event or after every batch. Memory
-stays bounded; an event later than the window is sent when it comes.
+stays bounded; an event later than the window is sent when it comes. A record's place
+(``file:line``) is formatted only when it is rejected.
 
 `deliver` sends the lines to Kafka, writes them to a JSON Lines file (0600), or, for
 ``--dry-run``, only counts them; then prints the summary.
@@ -47,10 +49,22 @@ if TYPE_CHECKING:
     from streams.live.settings import KafkaSettings
     from streams.progress import Progress
 
-__all__ = ["EventCheck", "Record", "checked_lines", "deliver", "in_time_order"]
+__all__ = [
+    "EventCheck",
+    "Record",
+    "Timed",
+    "Where",
+    "checked_lines",
+    "deliver",
+    "in_time_order",
+    "lines_of",
+    "place",
+]
 
 Mapped = list[dict[str, Any]] | Reject | Skip
-Record = tuple[str, Mapped]  # where (file:line), what the mapping made of it
+Where = str | tuple[str, int]  # a signal's number, or (file, line): formatted only for a reject
+Record = tuple[Where, Mapped]  # where it was, what the mapping made of it
+Timed = tuple[float, bytes]  # an event's time (UTC epoch seconds) and its JSON line
 PROGRESS_EVERY = 2_000
 
 
@@ -66,7 +80,8 @@ class EventCheck:
         self.earliest, self.latest = span
         self._labels: dict[str, bool] = {}
 
-    def problem(self, event: dict[str, Any], now: float) -> Reject | None:
+    def verdict(self, event: dict[str, Any], now: float) -> float | Reject:
+        """The event's time (UTC epoch seconds) when the monitor would take it, else a Reject."""
         try:
             when = time_to_epoch(event["time"])
         except ValueError:
@@ -84,15 +99,17 @@ class EventCheck:
                 "data.municipality",
                 "is not one of the configured municipalities",
             )
-        for name in LABELS:
-            value = data.get(name)
-            if value is not None and not self._label_ok(value):
-                return Reject(
-                    f"event_{Reason.PERSONAL_DATA.value}",
-                    f"data.{name}",
-                    "is not a short label without personal data",
-                )
-        return None
+        if len(data) > 1:  # only the municipality: no label to check
+            labels = self._labels
+            for name in LABELS:
+                value = data.get(name)
+                if value is not None and not labels.get(value, False) and not self._label_ok(value):
+                    return Reject(
+                        f"event_{Reason.PERSONAL_DATA.value}",
+                        f"data.{name}",
+                        "is not a short label without personal data",
+                    )
+        return when
 
     def _label_ok(self, value: str) -> bool:
         ok = self._labels.get(value)
@@ -107,6 +124,11 @@ class EventCheck:
         return ok
 
 
+def place(where: Where) -> str:
+    """``file:line`` (or a signal's number) of a record."""
+    return where if type(where) is str else f"{where[0]}:{where[1]}"
+
+
 def checked_lines(
     records: Iterable[Record],
     check: Decoder | EventCheck,
@@ -114,60 +136,80 @@ def checked_lines(
     rejects: Rejects,
     *,
     progress: Callable[[], None] | None = None,
-) -> Iterator[bytes]:
-    """The JSON lines of the events of ``records``; rejects and skips counted and written."""
+) -> Iterator[Timed]:
+    """``(time, line)`` of each event of ``records`` (time in UTC epoch seconds, the JSON line);
+    rejects and skips counted and written."""
     dumps = orjson.dumps
     now = time.time()
     counts = tally.events
     full = check.decode if isinstance(check, Decoder) else None
-    problem_of = check.problem if isinstance(check, EventCheck) else None
-    for where, result in records:
-        mapped = result
-        tally.rows += 1
-        if progress is not None and tally.rows % PROGRESS_EVERY == 0:
-            progress()
-            now = time.time()
-        if type(mapped) is list:
-            lines = [dumps(event) for event in mapped]
-            problem: Reject | None = None
-            for event, line in zip(mapped, lines, strict=True):
-                if problem_of is not None:
-                    problem = problem_of(event, now)
-                elif full is not None:
-                    verdict = full(line, now)
-                    if type(verdict) is Rejection:
-                        reason = f"event_{verdict.reason.value}"
-                        problem = Reject(reason, verdict.field, verdict.detail)
-                if problem is not None:
-                    break
-            if problem is None:
-                for event, line in zip(mapped, lines, strict=True):
-                    counts[event["type"]] += 1
-                    yield line
-                continue
-            mapped = problem
-        if type(mapped) is Skip:
-            tally.skipped[mapped.why] += 1
-        elif type(mapped) is Reject:
-            tally.rejects[mapped.reason] += 1
-            rejects.add(mapped.reason, mapped.field, mapped.detail, where=where)
+    verdict_of = check.verdict if isinstance(check, EventCheck) else None
+    rows = tally.rows
+    next_progress = rows + PROGRESS_EVERY
+    try:
+        for where, result in records:
+            mapped = result
+            rows += 1
+            if rows >= next_progress:
+                tally.rows = rows
+                next_progress = rows + PROGRESS_EVERY
+                if progress is not None:
+                    progress()
+                now = time.time()
+            if type(mapped) is list:
+                timed: list[Timed] = []
+                problem: Reject | None = None
+                for event in mapped:
+                    line = dumps(event)
+                    if verdict_of is not None:
+                        when = verdict_of(event, now)
+                    else:
+                        assert full is not None
+                        decoded = full(line, now)
+                        if type(decoded) is Rejection:
+                            reason = f"event_{decoded.reason.value}"
+                            when = Reject(reason, decoded.field, decoded.detail)
+                        else:
+                            when = decoded.time  # type: ignore[union-attr]
+                    if type(when) is Reject:
+                        problem = when
+                        break
+                    timed.append((when, line))  # type: ignore[arg-type]
+                if problem is None:
+                    for event in mapped:
+                        counts[event["type"]] += 1
+                    yield from timed
+                    continue
+                mapped = problem
+            if type(mapped) is Skip:
+                tally.skipped[mapped.why] += 1
+            elif type(mapped) is Reject:
+                tally.rejects[mapped.reason] += 1
+                rejects.add(mapped.reason, mapped.field, mapped.detail, where=place(where))
+    finally:
+        tally.rows = rows
 
 
-def in_time_order(lines: Iterable[bytes], window: int) -> Iterator[bytes]:
+def lines_of(timed: Iterable[Timed]) -> Iterator[bytes]:
+    """The lines of ``(time, line)`` pairs, in the order they come."""
+    for _, line in timed:
+        yield line
+
+
+def in_time_order(timed: Iterable[Timed], window: int) -> Iterator[bytes]:
     """The lines sorted by their event's time within a heap of ``window`` (0: as they come)."""
     if window <= 0:
-        yield from lines
+        yield from lines_of(timed)
         return
     heap: list[tuple[float, int, bytes]] = []
-    loads = orjson.loads
-    for seq, line in enumerate(lines):
-        key = (time_to_epoch(loads(line)["time"]), seq, line)
-        if len(heap) < window:
-            heapq.heappush(heap, key)
+    push, pushpop, pop = heapq.heappush, heapq.heappushpop, heapq.heappop
+    for seq, (when, line) in enumerate(timed, 1):
+        if seq <= window:
+            push(heap, (when, seq, line))
         else:
-            yield heapq.heappushpop(heap, key)[2]
+            yield pushpop(heap, (when, seq, line))[2]
     while heap:
-        yield heapq.heappop(heap)[2]
+        yield pop(heap)[2]
 
 
 def deliver(

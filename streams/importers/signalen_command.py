@@ -258,7 +258,7 @@ async def _poll(
     started = time.monotonic()
     try:
         records, after = await poll_once(client, mapper, cursor, tally, rejects, s.config.calendar)
-        lines = list(checked_lines(records, s.decoder, tally, rejects))
+        lines = [line for _, line in checked_lines(records, s.decoder, tally, rejects)]
     finally:
         rejects.close()
     if args.dry_run:
