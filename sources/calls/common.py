@@ -76,6 +76,9 @@ class Columns:
 
 
 CHANNELS: Final = frozenset({"telefoon", "chat", "balie"})
+_TYPES: Final = {
+    t: TYPE_PREFIX + t for t in ("call.queued", "call.answered", "call.abandoned", "call.ended")
+}
 
 
 class CallMapper:
@@ -155,44 +158,40 @@ class CallMapper:
 
     def events(self, call: Call) -> list[Event] | Reject:
         """The events of one call, or why it cannot be mapped."""
-        entered = call.entered
-        steps: list[tuple[str, float, dict[str, Any] | None]] = []
-        if call.answered is not None:
-            if call.answered < entered:
+        m = call.municipality
+        entered, answered, ended = call.entered, call.answered, call.ended
+        queued: dict[str, Any] = {"municipality": m, "channel": call.channel}
+        if call.queue:
+            queued["queue"] = call.queue
+        plan: list[tuple[str, float, dict[str, Any]]] = [("call.queued", entered, queued)]
+        if answered is not None:
+            if answered < entered:
                 return Reject("bad_order", "answered_at", "lies before the call entered the queue")
-            steps.append(("call.answered", call.answered, None))
-            if call.ended is not None:
-                if call.ended < call.answered:
+            plan.append(("call.answered", answered, {"municipality": m}))
+            if ended is not None:
+                if ended < answered:
                     return Reject("bad_order", "ended_at", "lies before the call was answered")
-                ended = None if call.resolved is None else {"resolved": call.resolved}
-                steps.append(("call.ended", call.ended, ended))
+                closing: dict[str, Any] = {"municipality": m}
+                if call.resolved is not None:
+                    closing["resolved"] = call.resolved
+                plan.append(("call.ended", ended, closing))
         elif call.abandoned is not None:
             if call.abandoned < entered:
                 return Reject("bad_order", "ended_at", "lies before the call entered the queue")
-            steps.append(("call.abandoned", call.abandoned, None))
-        queued: dict[str, Any] = {"channel": call.channel}
-        if call.queue:
-            queued["queue"] = call.queue
-        steps.insert(0, ("call.queued", entered, queued))
-        subject, ids = self.p.record_ids(self.system, call.call_id, [s[0] for s in steps])
-        m = call.municipality
+            plan.append(("call.abandoned", call.abandoned, {"municipality": m}))
+        subject, ids = self.p.record_ids(self.system, call.call_id, [step[0] for step in plan])
         source = self.source(m)
         text = self.times.text
-        out = []
-        for (type, moment, data), event_id in zip(steps, ids, strict=True):
-            body = {"municipality": m}
-            if data:
-                body.update(data)
-            out.append(
-                {
-                    "specversion": "1.0",
-                    "id": event_id,
-                    "source": source,
-                    "type": TYPE_PREFIX + type,
-                    "time": text(moment),
-                    "subject": subject,
-                    "datacontenttype": "application/json",
-                    "data": body,
-                }
-            )
-        return out
+        return [
+            {
+                "specversion": "1.0",
+                "id": event_id,
+                "source": source,
+                "type": _TYPES[type],
+                "time": text(moment),
+                "subject": subject,
+                "datacontenttype": "application/json",
+                "data": data,
+            }
+            for (type, moment, data), event_id in zip(plan, ids, strict=True)
+        ]

@@ -2,8 +2,9 @@
 
 `checked_lines` runs a mapping over records and yields each event as its time (UTC epoch seconds,
 as the check read it) and its JSON line: the line is encoded once and its time parsed once, for the
-check and the ordering both. Every event is checked before it leaves: a record whose events the monitor would refuse is rejected as a
-whole, as ``event_<reason>``, so an import produces only what the monitor accepts. Two checks:
+check and the ordering both. Every event is checked before it leaves: a record whose events the
+monitor would refuse is rejected as a whole, as ``event_<reason>``, so an import produces only
+what the monitor accepts. Two checks:
 
 - `Decoder` (``full``): the monitor's own decoder over the event's bytes — for the importers of a
   few hundred records a day (Fixi, Signalen);
