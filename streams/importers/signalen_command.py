@@ -1,17 +1,23 @@
 """``contactmon import signalen``: poll Signalen's private API, once (cron) or every interval.
 
 A poll lists the signals updated since the cursor, reads each one's status history (and its KTO
-feedback), maps them with `sources.signalen`, checks every event with the monitor's decoder and
+feedback), maps them with `sources.signalen` (configured by ``--config``,
+`sources.signalen_config`: an area mapping when several municipalities share the instance, what
+counts as the response, the KTO scores), checks every event with the monitor's decoder and
 delivers the new ones (Kafka, or appended to the ``--out`` file). Only then is the cursor saved in
-the store (``source_cursors``, name ``signalen:<municipality>``): the newest ``updated_at`` seen
+the store (``source_cursors``, name ``signalen:<municipality>``, or for a shared instance
+``signalen:<name>`` from the file or ``signalen:<the API's host>``): the newest ``updated_at`` seen
 and the newest status and feedback history entries sent. A restart resumes there: the signals
 updated at that moment are listed again, their entries up to the cursor left out, so nothing is
 missed and nothing sent twice; should a poll fail halfway, its events are sent again by the next
 (the same ids: duplicates the monitor ignores).
 
 Signalen's own category deadline (Monday to Friday, no holidays) is compared with the same number
-of working days on the monitor's calendar: the summary line and the log say how often they fall
-on different days (``deadline_disagreements``).
+of working days on the monitor's calendar for each new signal: the summary line says how often
+they fall on different days (``deadline_disagreements``), a log line per municipality says it
+again (``signalen deadlines compared``: ``rows`` compared, ``count`` disagreeing), and
+``--deadlines`` appends one row per signal to a CSV file (`streams.importers.deadlines`). No
+Prometheus metric: the poller serves no HTTP.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ import os
 import signal as signals
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -32,7 +39,8 @@ from streams.importers.command import Setup, UsageError
 from streams.importers.output import EXIT_KAFKA, KafkaFailed, Rejects, Tally, send, write_jsonl
 
 if TYPE_CHECKING:
-    from sources.signalen import SignalenMapper
+    from sources.signalen import SignalenConfig, SignalenMapper
+    from streams.importers.deadlines import DeadlineRow
     from streams.importers.signalen_client import SignalenClient
 
 __all__ = ["SIGNALEN", "Cursor", "poll_once", "run"]
@@ -66,9 +74,24 @@ def _add(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--municipality",
-        required=True,
         metavar="SLUG",
-        help="the municipality of this Signalen instance",
+        help="the municipality of this Signalen instance; with an area mapping in --config, the "
+        "municipality of the signals it does not place",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=env("CONTACTMON_SIGNALEN_CONFIG"),
+        metavar="PATH",
+        help="YAML: an area mapping for an instance several municipalities share, what counts "
+        "as the response, the KTO scores (see docs/importers.md; env CONTACTMON_SIGNALEN_CONFIG)",
+    )
+    parser.add_argument(
+        "--deadlines",
+        type=Path,
+        metavar="PATH",
+        help="append Signalen's deadline and ours for each new signal to this CSV file "
+        "(pseudonymous subject, municipality, category, dates, whether they agree)",
     )
     parser.add_argument(
         "--token-url",
@@ -104,11 +127,18 @@ def _add(parser: argparse.ArgumentParser) -> None:
         help="poll every SECONDS until stopped (default 300)",
     )
     parser.add_argument(
+        "--response-from",
+        choices=("status", "reply", "either"),
+        help="what counts as the response: status (the first change to one of the response "
+        "states; default), reply (the first status change with a text for the reporter), "
+        "either (whichever comes first); overrides --config",
+    )
+    parser.add_argument(
         "--response-states",
         nargs="+",
         metavar="STATE",
         help="Signalen states that count as the response (default: b ingepland "
-        "'reaction requested' 'forward to external')",
+        "'reaction requested' 'forward to external'); overrides --config",
     )
     parser.add_argument("--page-size", type=int, default=100, help="signals per page")
 
@@ -129,10 +159,13 @@ async def poll_once(
     tally: Tally,
     rejects: Rejects,
     calendar: Any,
+    deadlines: list[DeadlineRow] | None = None,
 ) -> tuple[list[tuple[str, Any]], Cursor]:
-    """One poll: the mapped records (``signal <id>``, events) and the cursor after them."""
+    """One poll: the mapped records (``signal <id>``, events) and the cursor after them; each
+    new signal's deadline comparison counted in ``tally`` and added to ``deadlines``."""
     from sources.records import Reject  # noqa: PLC0415
-    from sources.signalen import deadline_disagrees, history_number  # noqa: PLC0415
+    from sources.signalen import compare_deadlines, history_number  # noqa: PLC0415
+    from streams.importers.deadlines import DeadlineRow  # noqa: PLC0415
 
     records: list[tuple[str, Any]] = []
     after = Cursor(**asdict(cursor))
@@ -166,13 +199,19 @@ async def poll_once(
                 fresh.append(event)
         if fresh:
             records.append((where, fresh))
-        if new_opening:
-            verdict = deadline_disagrees(signal, calendar)
-            if verdict is not None:
-                tally.notes["deadlines_compared"] = tally.notes.get("deadlines_compared", 0) + 1
-                if verdict:
-                    key = "deadline_disagreements"
-                    tally.notes[key] = tally.notes.get(key, 0) + 1
+        comparison = compare_deadlines(signal, calendar) if new_opening else None
+        if comparison is not None:
+            tally.notes["deadlines_compared"] = tally.notes.get("deadlines_compared", 0) + 1
+            if comparison.disagrees:
+                key = "deadline_disagreements"
+                tally.notes[key] = tally.notes.get(key, 0) + 1
+            if deadlines is not None:
+                opened = mapped[0][2]
+                data = opened["data"]
+                row = DeadlineRow(
+                    opened["subject"], data["municipality"], data["category"], comparison
+                )
+                deadlines.append(row)
     return records, after
 
 
@@ -184,14 +223,22 @@ def _epoch(text: str) -> float:
 
 def run(args: argparse.Namespace, s: Setup) -> int:
     """``contactmon import signalen``: returns the exit code."""
-    from sources.signalen import SignalenConfig, SignalenMapper  # noqa: PLC0415
+    from sources.signalen import SignalenMapper  # noqa: PLC0415
+    from sources.signalen_config import ConfigError, load_config  # noqa: PLC0415
     from streams.importers.signalen_client import SignalenAuth  # noqa: PLC0415
 
     if not args.url:
         raise UsageError("give the Signalen API's URL with --url or CONTACTMON_SIGNALEN_URL")
-    municipality = s.municipalities.of(args.municipality)
-    if municipality is None:
+    if args.municipality is not None and s.municipalities.of(args.municipality) is None:
         raise UsageError(f"--municipality {args.municipality!r} is not configured")
+    try:
+        config, name = load_config(args.config, args.municipality, s.municipalities)
+        if args.response_from:
+            config = replace(config, response_from=args.response_from)
+        if args.response_states:
+            config = replace(config, response_states=frozenset(args.response_states))
+    except (ConfigError, ValueError) as error:
+        raise UsageError(str(error)) from None
     auth = SignalenAuth(
         token=os.environ.get("CONTACTMON_SIGNALEN_TOKEN") or None,
         token_url=args.token_url,
@@ -204,11 +251,23 @@ def run(args: argparse.Namespace, s: Setup) -> int:
             "no Signalen credentials: set CONTACTMON_SIGNALEN_TOKEN, or --token-url, --client-id "
             "and CONTACTMON_SIGNALEN_CLIENT_SECRET"
         )
-    config = SignalenConfig(municipality)
-    if args.response_states:
-        config = SignalenConfig(municipality, response_states=frozenset(args.response_states))
+    if args.deadlines is not None and not args.deadlines.resolve().parent.is_dir():
+        folder = args.deadlines.resolve().parent
+        raise UsageError(f"--deadlines {args.deadlines}: the directory {folder} does not exist")
     mapper = SignalenMapper(s.pseudonymiser, config, s.times)
-    return asyncio.run(_loop(args, s, mapper, auth, f"signalen:{municipality}"))
+    return asyncio.run(_loop(args, s, mapper, auth, cursor_name(name, config, args.url)))
+
+
+def cursor_name(name: str | None, config: SignalenConfig, url: str) -> str:
+    """The cursor's name in the store: the configuration's ``name``; else, for one
+    municipality, ``signalen:<slug>``; else ``signalen:<the API's host>``."""
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    if name:
+        return f"signalen:{name}"
+    if config.area_field is None and config.municipality is not None:
+        return f"signalen:{config.municipality}"
+    return f"signalen:{urlsplit(url).netloc or url}"
 
 
 async def _loop(
@@ -257,7 +316,10 @@ async def _poll(
     rejects = Rejects(args.rejects) if args.rejects else Rejects(None)
     started = time.monotonic()
     try:
-        records, after = await poll_once(client, mapper, cursor, tally, rejects, s.config.calendar)
+        deadlines: list[DeadlineRow] = []
+        records, after = await poll_once(
+            client, mapper, cursor, tally, rejects, s.config.calendar, deadlines
+        )
         lines = [line for _, line in checked_lines(records, s.decoder, tally, rejects)]
     finally:
         rejects.close()
@@ -285,16 +347,33 @@ async def _poll(
         sys.stdout.buffer.flush()
         target = "written to stdout"
     if not args.dry_run:
+        if args.deadlines is not None and deadlines:
+            from streams.importers.deadlines import append_rows  # noqa: PLC0415
+
+            append_rows(args.deadlines, deadlines)
         store.save_cursor(name, after.dump())
     print(
         tally.summary(f"contactmon import signalen ({target})", "changed signals"), file=sys.stderr
     )
+    # one line per municipality: how many new signals had a deadline and on how many of those
+    # Signalen's (Monday to Friday) falls on another day than ours (working days)
+    compared: dict[str, list[int]] = {}
+    for row in deadlines:
+        counts = compared.setdefault(row.municipality, [0, 0])
+        counts[0] += 1
+        counts[1] += row.comparison.disagrees
+    for municipality, (rows, disagreements) in sorted(compared.items()):
+        log.info(
+            "signalen deadlines compared",
+            municipality=municipality,
+            rows=rows,
+            count=disagreements,
+            detail="count: signals whose Signalen deadline falls on another day than ours",
+        )
     log.info(
         "signalen poll done",
         events=len(lines),
-        requests=client.requests,
-        deadline_disagreements=tally.notes.get("deadline_disagreements", 0),
-        deadlines_compared=tally.notes.get("deadlines_compared", 0),
+        rows=tally.notes.get("signals_listed", 0),
         seconds=round(time.monotonic() - started, 2),
     )
     return 0

@@ -10,6 +10,7 @@ HTTP 500, and a history entry that appears after a restart.
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import threading
 from collections.abc import Iterator
@@ -282,3 +283,109 @@ def test_a_server_that_keeps_failing_is_exit_1(
     assert poll(url, tmp_path) == 1
     err = capsys.readouterr().err
     assert "kept failing" in err
+
+
+def test_one_instance_for_several_municipalities(
+    fake: tuple[FakeSignalen, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An area mapping places each signal by its buurt code; the default takes the rest; the
+    cursor is the instance's (named in the file), so a second poll repeats nothing; the response
+    counts from the first reply; the KTO scores come from the file."""
+    state, url = fake
+    codes = {101: "BU03830001", 102: "BU03730204"}  # Castricum, Bergen; 103 has none
+    for signal in state.signals:
+        signal["location"]["buurt_code"] = codes.get(signal["id"])
+    config = tmp_path / "signalen.yaml"
+    config.write_text(
+        "name: regio\n"
+        "municipality:\n  default: Heiloo\n  field: location.buurt_code\n"
+        "  values: {BU0383: castricum, BU0373: Bergen (NH)}\n"
+        "response: {from: reply}\n"
+        "kto: {satisfied: 9, unsatisfied: 2}\n",
+        encoding="utf-8",
+    )
+    base = [
+        "import",
+        "signalen",
+        "--url",
+        url,
+        "--config",
+        str(config),
+        "--token-url",
+        f"{url}/token",
+        "--client-id",
+        "contactmon",
+        "--store",
+        f"sqlite:///{tmp_path / 'store.sqlite3'}",
+        "--out",
+        str(tmp_path / "events.jsonl"),
+        "--deadlines",
+        str(tmp_path / "deadlines.csv"),
+        "--once",
+    ]
+    assert main(base) == 0
+    out = tmp_path / "events.jsonl"
+    events = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    places = {e["data"]["municipality"] for e in events}
+    assert places == {"castricum", "bergen", "heiloo"}
+    for e in events:
+        assert e["source"] == f"urn:nld:gemeente:{e['data']['municipality']}:signalen"
+    bergen = [e for e in events if e["data"]["municipality"] == "bergen"]  # signal 102
+    responded = [e["time"] for e in bergen if e["type"].endswith("item.responded")]
+    assert responded == ["2024-03-12T16:00:00+01:00"]  # the first text to the reporter
+    assert [e["data"]["score"] for e in bergen if e["type"].endswith("feedback.given")] == [9]
+
+    rows = list(csv.DictReader((tmp_path / "deadlines.csv").open(encoding="utf-8")))
+    assert [(r["municipality"], r["agree"]) for r in rows] == [
+        ("castricum", "ja"),
+        ("bergen", "ja"),
+        ("heiloo", "nee"),
+    ]
+    easter = rows[2]
+    assert (easter["opened"], easter["deadline_signalen"], easter["deadline_ours"]) == (
+        "2024-03-28",
+        "2024-04-04",
+        "2024-04-08",
+    )
+    subjects = {e["subject"] for e in events}
+    assert {r["subject"] for r in rows} <= subjects
+    text = (tmp_path / "deadlines.csv").read_text()
+    for secret in ("5b0f8c1e", "SIG-", "Dorpsstraat", "example.nl", ",101,", ",103,"):
+        assert secret not in text
+    assert oct((tmp_path / "deadlines.csv").stat().st_mode & 0o777) == "0o600"
+    err = capsys.readouterr().err
+    assert "deadline_disagreements 1" in err
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    compared = [line for line in lines if line.get("event") == "signalen deadlines compared"]
+    assert sorted((c["municipality"], c["rows"], c["count"]) for c in compared) == [
+        ("bergen", 1, 0),
+        ("castricum", 1, 0),
+        ("heiloo", 1, 1),
+    ]
+    assert all("dropped_keys" not in line for line in lines)
+
+    # again: the instance's cursor holds, nothing new in either file
+    before, table = out.read_bytes(), (tmp_path / "deadlines.csv").read_bytes()
+    assert main(base) == 0
+    assert out.read_bytes() == before
+    assert (tmp_path / "deadlines.csv").read_bytes() == table
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("municipality: {field: location.buurt_code, values: {BU1: alkmaar}}", "alkmaar"),
+        ("kto: {satisfied: 0}", "kto.satisfied"),
+        ("response: {from: sometimes}", "response.from"),
+    ],
+)
+def test_a_bad_configuration_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, says: str
+) -> None:
+    config = tmp_path / "signalen.yaml"
+    config.write_text(text, encoding="utf-8")
+    assert poll("http://127.0.0.1:9", tmp_path, "--config", str(config)) == 2
+    err = capsys.readouterr().err
+    assert says in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "events.jsonl").exists()
