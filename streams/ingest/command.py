@@ -109,10 +109,9 @@ async def _serve(
     pseudonyms: Pseudonymiser,
     context: ssl.SSLContext | None,
 ) -> int:
-    import aiohttp  # noqa: PLC0415
     from aiohttp import web  # noqa: PLC0415
 
-    from streams.ingest.fetch import Fetcher  # noqa: PLC0415
+    from streams.ingest.fetch import Fetcher, client_session  # noqa: PLC0415
     from streams.ingest.metrics import IngestMetrics  # noqa: PLC0415
     from streams.ingest.producer import Producer  # noqa: PLC0415
     from streams.ingest.service import IngestService  # noqa: PLC0415
@@ -128,7 +127,7 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with aiohttp.ClientSession() as session:
+    async with client_session(settings) as session:
         fetcher = Fetcher(
             settings, ingest.file.zgw.api_roots, ingest.file.openklant.api_roots, session
         )

@@ -8,7 +8,8 @@ which answers only after the broker acknowledged them all.
   `Decoder` as the worker (with the norms file's municipalities): good ones go to the events
   topic keyed by municipality, byte for byte; bad ones are dead letters with the decoder's reason.
 - ``/notificaties``: a ZGW or Open Klant notification in any of its forms
-  (`sources.zgw.notification`). The resources behind it are fetched (`streams.ingest.fetch`) and
+  (`sources.zgw.notification`). The resources behind it are fetched (`streams.ingest.fetch`;
+  those that do not depend on each other at the same time, see `IngestService._status`) and
   mapped (`sources.zgw.mapping`, `sources.openklant.mapping`); the events are checked by the
   decoder too. A notification that will never map (`Unmappable`: unknown RSIN, unmapped zaaktype,
   a resource that stayed unavailable or does not fit its spec) is a dead letter; one about
@@ -18,8 +19,9 @@ which answers only after the broker acknowledged them all.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import quote
@@ -179,11 +181,7 @@ class IngestService:
             if n.resource == "status" and n.actie == "create":
                 return await self._status(n)
             if n.resource == "zaak" and n.actie in UPDATE_ACTIONS:
-                facts = await self._zaak(n.resourceUrl)
-                audit = await self._fetcher.get(
-                    facts.zaak.url.rstrip("/") + "/audittrail", list[AuditTrail], "audittrail"
-                )
-                return map_opschorting(n.aanmaakdatum, audit, facts, zgw, self._pseudonyms)
+                return await self._zaak_update(n)
             return []
         ok = self._config.file.openklant
         if (n.kanaal, n.resource, n.actie) == ("klantcontacten", "klantcontact", "create"):
@@ -202,21 +200,62 @@ class IngestService:
         return ZaakFacts(zaak, zaaktype)
 
     async def _status(self, n: Notificatie) -> list[ContractEvent]:
-        status = await self._fetcher.get(n.resourceUrl, Status, "status")
-        facts = await self._zaak(status.zaak)
-        statustype = await self._statustype(status.statustype)
-        history = [(s, await self._statustype(s.statustype)) for s in await self._statuses(facts)]
+        """The Status and, at the same time, the Zaak and its statuses as the hoofdObject names
+        it; used only when the Status names that zaak too (otherwise fetched again after it).
+        A Status URL that may not be fetched fetches nothing at all."""
+        self._fetcher.check(n.resourceUrl, "status")
+        fetched = await _settled(
+            self._fetcher.get(n.resourceUrl, Status, "status"),
+            self._zaak(n.hoofdObject),
+            self._statuses(n.hoofdObject),
+        )
+        status: Status = _value(fetched[0])
+        if status.zaak == n.hoofdObject:
+            facts: ZaakFacts = _value(fetched[1])
+        else:
+            facts = await self._zaak(status.zaak)
+        if facts.zaak.url == n.hoofdObject:
+            statuses: list[Status] = _value(fetched[2])
+        else:
+            statuses = await self._statuses(facts.zaak.url)
+        catalog = not facts.zaaktype.concept  # a concept ZaakType's StatusTypes may change
+        urls = list(dict.fromkeys([status.statustype, *(s.statustype for s in statuses)]))
+        found = await _settled(*(self._statustype(url, catalog) for url in urls))
+        kinds = {url: _value(kind) for url, kind in zip(urls, found, strict=True)}
         return map_status(
-            status, statustype, history, facts, self._config.file.zgw, self._pseudonyms
+            status,
+            kinds[status.statustype],
+            [(s, kinds[s.statustype]) for s in statuses],
+            facts,
+            self._config.file.zgw,
+            self._pseudonyms,
         )
 
-    async def _statustype(self, url: str) -> StatusType:
-        value: StatusType = await self._fetcher.get(url, StatusType, "statustype", catalog=True)
+    async def _zaak_update(self, n: Notificatie) -> list[ContractEvent]:
+        """The Zaak and, at the same time, its audit trail (used when the Zaak is at that URL)."""
+        fetched = await _settled(self._zaak(n.resourceUrl), self._audit(n.resourceUrl))
+        facts: ZaakFacts = _value(fetched[0])
+        if facts.zaak.url == n.resourceUrl:
+            audit: list[AuditTrail] = _value(fetched[1])
+        else:
+            audit = await self._audit(facts.zaak.url)
+        return map_opschorting(
+            n.aanmaakdatum, audit, facts, self._config.file.zgw, self._pseudonyms
+        )
+
+    async def _audit(self, zaak_url: str) -> list[AuditTrail]:
+        audit: list[AuditTrail] = await self._fetcher.get(
+            zaak_url.rstrip("/") + "/audittrail", list[AuditTrail], "audittrail"
+        )
+        return audit
+
+    async def _statustype(self, url: str, catalog: bool) -> StatusType:
+        value: StatusType = await self._fetcher.get(url, StatusType, "statustype", catalog=catalog)
         return value
 
-    async def _statuses(self, facts: ZaakFacts) -> list[Status]:
-        root = facts.zaak.url.rstrip("/").rsplit("/zaken/", 1)[0]
-        url: str | None = f"{root}/statussen?zaak={quote(facts.zaak.url, safe='')}"
+    async def _statuses(self, zaak_url: str) -> list[Status]:
+        root = zaak_url.rstrip("/").rsplit("/zaken/", 1)[0]
+        url: str | None = f"{root}/statussen?zaak={quote(zaak_url, safe='')}"
         out: list[Status] = []
         for _ in range(MAX_STATUS_PAGES):
             if url is None:
@@ -227,3 +266,16 @@ class IngestService:
             out += page.results
             url = page.next
         return out
+
+
+async def _settled(*fetches: Awaitable[Any]) -> list[Any]:
+    """The results of ``fetches`` run at the same time, each a value or the error it raised
+    (`_value` raises it), so the caller decides whose error counts, in its own order rather
+    than in the order the answers came."""
+    return await asyncio.gather(*fetches, return_exceptions=True)
+
+
+def _value(result: Any) -> Any:
+    if isinstance(result, BaseException):
+        raise result
+    return result

@@ -71,6 +71,30 @@ class IngestSettings(KafkaSettings):
         description="attempts per resource that answers 404, 429, 5xx or nothing, with a backoff "
         "that doubles from 0.25 s; then the notification is dead-lettered as source_unavailable",
     )
+    fetch_connections: int = Field(
+        default=32,
+        ge=1,
+        le=1000,
+        description="connections to the source APIs open at most (kept alive and reused)",
+    )
+    zgw_token_reuse: float = Field(
+        default=60.0,
+        ge=0,
+        le=600,
+        description="seconds one signed ZGW JWT is reused before a new one is signed (its iat is "
+        "then that old; ZGW APIs accept a token for an hour by default); 0: one per request",
+    )
+    catalog_ttl: float = Field(
+        default=3600.0,
+        gt=0,
+        description="seconds a catalog resource (ZaakType, StatusType) is kept before it is "
+        "fetched again; published ones never change, concept ZaakTypes are not kept",
+    )
+    catalog_cache_size: int = Field(
+        default=10_000,
+        ge=1,
+        description="catalog resources kept at most (the least recently used goes first)",
+    )
     produce_timeout: float = Field(
         default=15.0,
         gt=0,

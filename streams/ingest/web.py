@@ -26,6 +26,7 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+import orjson
 from aiohttp import BasicAuth, web
 
 from streams.ingest.config import Subscription
@@ -129,7 +130,7 @@ class IngestApp:
             return _unavailable("the broker did not acknowledge; send again")
         self._metrics.produce_seconds.observe(time.perf_counter() - started)
         self._count(route, result)
-        return web.json_response(result.summary())
+        return web.Response(body=orjson.dumps(result.summary()), content_type="application/json")
 
     def _count(self, route: str, result: Result) -> None:
         self._metrics.requests.labels(route, result.outcome).inc()

@@ -66,10 +66,13 @@ def stock(fake: FakeApis) -> None:
 
 
 class Harness:
-    def __init__(self, fake: FakeApis, client: TestClient[Any, Any], sent: list[Record]) -> None:
+    def __init__(
+        self, fake: FakeApis, client: TestClient[Any, Any], sent: list[Record], fetcher: Fetcher
+    ) -> None:
         self.fake = fake
         self.client = client
         self.sent = sent
+        self.fetcher = fetcher
         self.pseudonyms = Pseudonymiser(KEY)
 
     async def post(
@@ -169,7 +172,7 @@ async def harness(
                 metrics_credentials=settings.metrics_credentials,
             )
             async with TestClient(TestServer(app.application())) as client:
-                yield Harness(fake, client, sent)
+                yield Harness(fake, client, sent, fetcher)
 
 
 def run(tmp: Path, scenario: Callable[[Harness], Awaitable[None]], **kwargs: Any) -> None:
@@ -309,9 +312,35 @@ def test_a_resource_that_fails_is_retried_then_dead_lettered(tmp_path: Path) -> 
         assert status == 200
         assert [d[0]["reason"] for d in h.dead()] == ["source_unavailable"]
         assert h.dead()[0][0]["field"] == "status"
-        assert len(h.fake.requests) - before == 3
+        asked = [path for path, _ in h.fake.requests[before:]]
+        assert asked.count(h.fake.path_of(status_url)) == 3  # three attempts at the Status
+        assert len(asked) == 3 + 2  # and, fetched beside it, the Zaak and its statuses once each
         metrics = await (await h.client.get("/metrics")).text()
         assert "contact_ingest_fetch_failures_total 5.0" in metrics
+
+    run(tmp_path, scenario)
+
+
+def test_the_zaak_is_the_one_the_status_names_not_the_hoofdobject(tmp_path: Path) -> None:
+    """The Zaak and its statuses are fetched beside the Status from the notification's
+    hoofdObject; when the Status names another zaak, that one is fetched and mapped."""
+
+    async def scenario(h: Harness) -> None:
+        zaak = fixture("zaak.json")
+        other = zaak | {
+            "url": zaak["url"].replace("5d8c9d2e", "00000000"),
+            "uuid": zaak["uuid"].replace("5d8c9d2e", "00000000"),
+            "bronorganisatie": "002564440",  # heiloo, where the real zaak is castricum's
+        }
+        h.fake.put(other["url"], other)
+        for hoofd in (other["url"], zaak["url"].replace("5d8c9d2e", "11111111")):  # or none
+            h.sent.clear()
+            body = fixture("notificatie-status-create.json") | {"hoofdObject": hoofd}
+            status, answer = await h.post("/notificaties", body)
+            assert (status, answer["events"]) == (200, 1)
+            [opened] = h.events()
+            assert (opened.type, opened.municipality) == ("item.opened", "castricum")
+            assert opened.subject == h.pseudonyms.subject("zaak", zaak["uuid"])
 
     run(tmp_path, scenario)
 
