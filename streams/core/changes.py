@@ -101,11 +101,11 @@ def changes_of(shard: Shard, batch: OutcomeBatch) -> None:
     m = shard.municipality
     changes = shard.changes
     for subject in sorted(changes.items):
-        if (st := shard.items.get(subject)) is not None:
+        if (st := shard.items.get(subject, changes.evicted_items.get(subject))) is not None:
             batch.items.append(item_record(m, subject, st))
             batch.norms.extend(norm_records(shard, subject, st))
     for subject in sorted(changes.calls):
-        if (call := shard.calls.get(subject)) is not None:
+        if (call := shard.calls.get(subject, changes.evicted_calls.get(subject))) is not None:
             batch.calls.append(call_record(m, subject, call))
             batch.norms.extend(norm_records(shard, subject, call))
     for key, channel, kind, score, given_at in changes.feedback:

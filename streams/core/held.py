@@ -3,12 +3,13 @@
 An ``item.responded`` may overtake its ``item.opened`` on the way (another producer, a retry).
 Such an event is held until its subject opens, then applied in event-time order; when its time
 falls behind the shard's cutoff (clock − lateness) with still no opening, it expires and the
-monitor rejects it as ``unknown_subject``.
+monitor rejects it as ``unknown_subject``. What expires depends on the held events' times only,
+not on the order they came in, so a checkpoint (which keeps them in time order) changes nothing.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
 
 from events.decode import Event
 
@@ -23,7 +24,7 @@ class HeldEvents:
 
     def __init__(self) -> None:
         self.by_subject: dict[str, list[Event]] = {}
-        self.order: deque[tuple[float, str]] = deque()  # (event time, subject), arrival order
+        self.order: list[tuple[float, str]] = []  # a heap of (event time, subject)
         self.count = 0
 
     def __len__(self) -> int:
@@ -35,11 +36,11 @@ class HeldEvents:
     def hold(self, subject: str, ev: Event, limit: int = DEFAULT_MAX_HELD) -> list[Event]:
         """Hold ``ev``; returns the events that had to make room (the oldest, over ``limit``)."""
         self.by_subject.setdefault(subject, []).append(ev)
-        self.order.append((ev.time, subject))
+        heapq.heappush(self.order, (ev.time, subject))
         self.count += 1
         evicted: list[Event] = []
         while self.count > limit and self.order:
-            _, oldest = self.order.popleft()
+            _, oldest = heapq.heappop(self.order)
             events = self.by_subject.pop(oldest, [])
             self.count -= len(events)
             evicted.extend(events)
@@ -59,7 +60,7 @@ class HeldEvents:
         order = self.order
         expired: list[Event] = []
         while order and order[0][0] < cutoff:
-            _, subject = order.popleft()
+            _, subject = heapq.heappop(order)
             events = self.by_subject.get(subject)
             if events:
                 keep = [e for e in events if e.time >= cutoff]

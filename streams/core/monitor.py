@@ -130,7 +130,9 @@ class Monitor:
         elif outcome == ACCEPTED and ev.subject in shard.parts.held.by_subject:
             for waiting in shard.release_for(ev.subject):
                 self._apply_one(shard, waiting)  # never an opening: those are not held
-        if outcome != REJECTED and ev.time > shard.clock:  # a refused event moves no clock
+        if outcome != REJECTED:  # a refused event moves no clock
+            # also an event behind the clock: it may have indexed deadlines the cutoff passed
+            # already, and they are decided now, not at whatever moves the clock next
             shard.advance(ev.time, inclusive=False)
         if shard.expired:
             self._expire(shard)

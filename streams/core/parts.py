@@ -64,11 +64,18 @@ class ShardParts:
 
 @dataclass(slots=True)
 class Changes:
-    """What changed since the store last took the rows (``streams.core.changes``)."""
+    """What changed since the store last took the rows (``streams.core.changes``).
+
+    ``evicted_items`` and ``evicted_calls`` keep the last state of changed subjects that were
+    evicted before their rows were taken: eviction never waits for the rows, so when a driver
+    takes them changes nothing a later event does.
+    """
 
     items: set[str] = field(default_factory=set)
     calls: set[str] = field(default_factory=set)
     feedback: list[FeedbackRow] = field(default_factory=list)
+    evicted_items: dict[str, ItemState] = field(default_factory=dict)
+    evicted_calls: dict[str, CallState] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.items or self.calls or self.feedback)
@@ -77,3 +84,5 @@ class Changes:
         self.items.clear()
         self.calls.clear()
         self.feedback.clear()
+        self.evicted_items.clear()
+        self.evicted_calls.clear()

@@ -184,10 +184,12 @@ def to_plain(parts: ShardParts) -> Plain:
             [day, b"".join(k.to_bytes(8) for k in keys).hex()]
             for day, keys in parts.seen.by_day.items()
         ],
-        "held": [
+        "held": [  # in time order, whatever order they came in (the same bytes after a restore)
             base64.b64encode(ev.raw).decode("ascii")
-            for events in parts.held.by_subject.values()
-            for ev in events
+            for ev in sorted(
+                (ev for events in parts.held.by_subject.values() for ev in events),
+                key=lambda ev: (ev.time, ev.subject or ""),
+            )
         ],
         "clock": [
             _inf_to_none(clock.now),

@@ -253,7 +253,8 @@ class Shard:
                 life.breach(subject, st, n, due)
 
     def _evict(self, cutoff: float) -> None:
-        """Forget closed items and ended calls whose retention has passed (rows flushed first)."""
+        """Forget closed items and ended calls whose retention has passed, whether or not their
+        rows were taken (`Changes` keeps the last state of those whose rows were not)."""
         p, changes = self.parts, self.changes
         self._evict_family(
             self.items_life,
@@ -261,6 +262,7 @@ class Shard:
             p.finished_items,
             self.item_retention,
             changes.items,
+            changes.evicted_items,
             p.seen,
             cutoff,
         )
@@ -270,6 +272,7 @@ class Shard:
             p.finished_calls,
             self.call_retention,
             changes.calls,
+            changes.evicted_calls,
             p.seen,
             cutoff,
         )
@@ -281,6 +284,7 @@ class Shard:
         finished: deque[tuple[float, str]],
         retention: float,
         changed: set[str],
+        evicted: dict[str, S],
         seen: SeenKeys,
         cutoff: float,
     ) -> None:
@@ -289,9 +293,8 @@ class Shard:
             st = states.get(subject)
             if st is None or not life.is_finished(st) or not life.all_decided(st):
                 continue
-            if subject in changed:  # its rows go to the store first
-                finished.append((cutoff - retention + 1.0, subject))
-                continue
+            if subject in changed:  # its rows are still to be taken: from this last state
+                evicted[subject] = st
             seen.add_all(st.event_keys, cutoff)  # its duplicates stay duplicates
             del states[subject]
 

@@ -130,10 +130,10 @@ class PendingRows:
     """Outcome rows taken from a partition's shards since its last checkpoint, newest per key.
 
     The runtime takes the shards' changed rows every `ROWS_EVERY` events or `ROWS_HORIZON`
-    seconds of event time rather than only at the checkpoint: the core keeps a finished subject
-    in memory until its rows are taken, and checks it again on every event until then, which
-    during a backlog (event time running days ahead between checkpoints) would cost more than the
-    events themselves.
+    seconds of event time rather than only at the checkpoint: the core evicts a finished subject
+    on time whether or not its rows were taken, and keeps the last state of one whose rows were
+    not until they are, which during a backlog (event time running days ahead between
+    checkpoints) would hold many of them. When rows are taken changes no figure.
     """
 
     __slots__ = ("calls", "feedback", "items", "norms")
