@@ -10,8 +10,8 @@ orders and writes every event. The ratio is import / csv.reader; the target is 0
 runs as ``contactmon import`` would, in a process of its own (its imports and configuration
 loaded on a small file first, then timed), by wall clock and by CPU time: on a shared machine
 the CPU time is the steadier figure. ``--baseline DIR`` times the importer of another checkout
-the same way in the same rounds (before and after a change). Then the cost of each stage of the
-pipeline per row (`stage_costs`), in this process.
+the same way in the same rounds (before and after a change). Then what each stage of the
+pipeline adds per row (`bench.import_stages.stage_costs`), in this process.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--write", type=Path, help="update this BENCHMARKS.md")
     args = parser.parse_args()
     os.environ.setdefault("CONTACTMON_PSEUDONYM_KEY", "bench-key-" + "0" * 32)
-    from bench.import_stages import STAGES, stage_costs  # noqa: PLC0415
+    from bench.import_stages import SAMPLE_ROWS, STAGES, stage_costs  # noqa: PLC0415
 
     checkouts = {"this checkout": ROOT}
     if args.baseline is not None:
@@ -152,8 +152,10 @@ def main() -> None:
     lines += [
         "",
         f"Ratio {ratio:.3f} by wall clock: {verdict} the target of {TARGET}. Peak memory of an "
-        f"import process {peak_mib:.0f} MiB. Where the import's time goes, per row, each stage "
-        "timed on its own in one process (CPU time, best of the rounds; a call is three events):",
+        f"import process {peak_mib:.0f} MiB. Where the import's time goes, per row: the "
+        "importer's chain cut after each stage in turn and streamed as it runs, what each stage "
+        f"adds (CPU time, best of {args.repeat}, on the first {SAMPLE_ROWS:,} rows; a call is "
+        "three events; `bench/import_stages.py`):",
         "",
         "| stage | µs per row | share |",
         "|---|---|---|",
