@@ -10,8 +10,7 @@ might slip through anyway, e.g. an administrator editing a published type in Ope
 - At most ``max_entries`` resources; the least recently used one goes first.
 - Notifications that miss on the same URL at the same time share one fetch (the first starts
   it, the others wait for it); a failed fetch is not kept, so the next miss fetches again.
-- Hits and misses are counted (``hits``, ``misses``: the fetches started) for the tests and the
-  service's metrics.
+- Hits and misses are counted (``hits``, ``misses``: the fetches started).
 """
 
 from __future__ import annotations
