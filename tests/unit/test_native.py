@@ -83,6 +83,10 @@ class TestWhichCoreRuns:
 class TestStaleBuilds:
     """Which build may run is decided from the manifest and the sources alone."""
 
+    @pytest.fixture(autouse=True)
+    def _not_forced_pure(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv(native.PURE_VARIABLE, raising=False)
+
     def write_manifest(self, native_dir: Path, digest: str) -> None:
         native_dir.mkdir()
         (native_dir / native.MANIFEST).write_text(json.dumps({"digest": digest}))
