@@ -10,8 +10,8 @@ edited source can never be shadowed by a stale compiled module: after any edit t
 runs as pure Python (with one warning saying so) until the next ``make install``. The compiled
 modules call each other directly, so they are used all together or not at all.
 
-Without a build (a wheel install, a failed build) the core is plain Python: the same code, about
-2.5 times slower. ``CONTACTMON_PURE_PYTHON=1`` forces that (tests/unit/test_native.py runs the core
+Without a build (a wheel install, a failed build) the core is plain Python: the same code, at about
+half the speed. ``CONTACTMON_PURE_PYTHON=1`` forces that (tests/unit/test_native.py runs the core
 tests so, to keep the fallback honest).
 """
 

@@ -50,7 +50,7 @@ def build(root: Path = ROOT, native_dir: Path = NATIVE_DIR) -> int:
         shutil.rmtree(work, ignore_errors=True)
         print(
             f"native build FAILED ({type(error).__name__}: {error}); the core runs as pure "
-            "Python (correct, about 2.5 times slower). The compiler's output is above.",
+            "Python (correct, about half the speed). The compiler's output is above.",
             file=sys.stderr,
         )
         return 1
