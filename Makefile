@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lock test unit lint typecheck demo demo-offline bench schemas dashboards settings-doc indicator-doc clean
+.PHONY: help install native lock test unit lint typecheck demo demo-offline bench schemas dashboards settings-doc indicator-doc clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -20,7 +20,23 @@ $(STAMP): pyproject.toml requirements-dev.lock
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install the project with its dev tools (hash-checked)
+# The compiled core (events/native.py): the hot modules built with mypyc into .native/, rebuilt
+# whenever a source of events/ or streams/core/ changes. A failed build is not an error: the core
+# then runs as pure Python (the message says so). At import, the compiled modules are used only
+# when .native/manifest.json records the digest of the current sources, so an edited file is never
+# shadowed by a stale build, even without make.
+NATIVE_STAMP := $(VENV)/.native-built
+CORE_SOURCES := $(wildcard events/*.py streams/core/*.py)
+
+$(NATIVE_STAMP): $(STAMP) $(CORE_SOURCES)
+	CONTACTMON_PURE_PYTHON=1 $(BIN)/python -m streams.native_build || true
+	touch $(NATIVE_STAMP)
+
+install: $(STAMP) $(NATIVE_STAMP)  ## create .venv, install the project with its dev tools (hash-checked), compile the core
+
+native:  ## rebuild the compiled core now (also after a failed build)
+	rm -f $(NATIVE_STAMP)
+	$(MAKE) $(NATIVE_STAMP)
 
 lock: $(STAMP)  ## regenerate requirements.lock and requirements-dev.lock from pyproject.toml
 	$(BIN)/pip install -q pip-tools==7.6.2
@@ -41,10 +57,10 @@ typecheck: $(STAMP)  ## mypy --strict
 # Each worker starts its own broker, PostgreSQL and Prometheus on ports of its own.
 TEST_WORKERS ?= 3
 
-unit: $(STAMP)  ## the fast unit tests only
+unit: install  ## the fast unit tests only
 	$(BIN)/pytest -q tests/unit
 
-test: $(STAMP)  ## everything: lint, types, unit and integration tests (in parallel)
+test: install  ## everything: lint, types, unit and integration tests (in parallel)
 	$(MAKE) lint typecheck
 	$(BIN)/pytest -q -n $(TEST_WORKERS) tests
 
@@ -66,7 +82,7 @@ demo: $(STAMP)  ## the live demo: Kafka broker, worker, simulator; Ctrl-C stops 
 demo-offline: $(STAMP)  ## simulate, replay and export without Kafka
 	bash deploy/demo-offline.sh
 
-bench: $(STAMP)  ## benchmarks (core, then the live worker on a real broker); figures go into BENCHMARKS.md
+bench: install  ## benchmarks (core, then the live worker on a real broker); figures go into BENCHMARKS.md
 	$(BIN)/python -m bench.core_bench --events 1000000 --write BENCHMARKS.md
 	$(BIN)/python -m bench.live_bench --events 100000 --write BENCHMARKS.md
 	$(BIN)/python -m bench.report_bench --repeat 5 --write BENCHMARKS.md
@@ -75,4 +91,4 @@ bench: $(STAMP)  ## benchmarks (core, then the live worker on a real broker); fi
 	$(BIN)/python -m bench.import_bench --rows 200000 --repeat 3 --write BENCHMARKS.md
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info .native .native.tmp

@@ -9,7 +9,11 @@ Measures, in one run on one core:
 3. memory per open item: the growth of the process's resident set while one million
    ``item.opened`` events are applied and none is closed, divided by one million.
 
-Each rate is the median of ``--repeat`` runs. The figures replace the "core" section of
+The core runs compiled when ``make install`` built it for the current sources (see
+``events.native``; the table says which), else (or with ``CONTACTMON_PURE_PYTHON=1``) as pure
+Python. Rates are in CPU time of this process, so other work on a shared machine disturbs them
+less; a parse run and a core run alternate, and each ratio is taken from one such pair. Each rate
+is the median of ``--repeat`` runs. The figures replace the "core" section of
 BENCHMARKS.md when ``--write`` is given.
 """
 
@@ -23,13 +27,14 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
 from bench.report import write_section
+from events import native
 from streams.core import snapshot
 from streams.core.config import load_norms
 from streams.core.monitor import Monitor
@@ -78,23 +83,24 @@ def read_lines(path: Path, limit: int) -> list[bytes]:
         return [line.rstrip(b"\n") for _, line in zip(range(limit), f, strict=False)]
 
 
-def rate_parse(lines: list[bytes]) -> float:
+def rate_parse(lines: list[bytes], clock: Callable[[], float] = time.perf_counter) -> float:
     loads = orjson.loads
-    t0 = time.perf_counter()
+    t0 = clock()
     for line in lines:
         loads(line)
-    return len(lines) / (time.perf_counter() - t0)
+    return len(lines) / (clock() - t0)
 
 
-def rate_core(lines: list[bytes]) -> float:
+def rate_core(lines: list[bytes], clock: Callable[[], float] = time.perf_counter) -> float:
+    """Events per second of the full core path (wall time unless ``clock`` says otherwise)."""
     monitor = Monitor(load_norms())
     process = monitor.process
     gc.collect()
-    t0 = time.perf_counter()
+    t0 = clock()
     for line in lines:
         process(line, WALL)
     monitor.finish()
-    elapsed = time.perf_counter() - t0
+    elapsed = clock() - t0
     monitor.take_rejections()
     return len(lines) / elapsed
 
@@ -188,10 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     path = simulated_file(args.events)
     lines = read_lines(path, args.events)
     print(f"bench: {len(lines):,} events from {path}", file=sys.stderr)
-    parse = [rate_parse(lines) for _ in range(args.repeat)]
-    core = []
+    parse, core = [], []
     for i in range(args.repeat):
-        core.append(rate_core(lines))
+        parse.append(rate_parse(lines, time.process_time))
+        core.append(rate_core(lines, time.process_time))
         print(f"bench: core run {i + 1}: {core[-1]:,.0f} events/s", file=sys.stderr)
     per_item, open_items = bytes_per_open_item(args.open_items)
     per_key = bytes_per_remembered_key(args.open_items)
@@ -201,13 +207,16 @@ def main(argv: list[str] | None = None) -> int:
     report = "\n".join(
         [
             f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()}, "
-            f"Python {platform.python_version()}, one core, `make bench` "
+            f"Python {platform.python_version()}, one core, CPU time, `make bench` "
             f"(`python -m bench.core_bench --events {args.events} "
             f"--open-items {args.open_items}`).",
             "",
             "| figure | value |",
             "|---|---|",
             f"| events in the simulated file | {len(lines):,} |",
+            "| core | "
+            + ("compiled with mypyc (`.native/`)" if native.active() else "pure Python")
+            + " |",
             f"| `orjson.loads` only (median of {args.repeat}) | {p:,.0f} events/s |",
             f"| full core path: decode, validate, dedupe, state, sweep "
             f"(median of {args.repeat}) | {c:,.0f} events/s |",

@@ -27,6 +27,9 @@ _IBAN = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b")
 _POSTCODE = r"\b[1-9][0-9]{3} ?[A-Z]{2}\b"
 _HOUSE_NUMBER = r"\b[0-9]{1,5}[a-zA-Z]?\b"
 _POSTCODE_HOUSE = re.compile(f"{_POSTCODE}.*{_HOUSE_NUMBER}|{_HOUSE_NUMBER}.*{_POSTCODE}")
+# Cheap tests that must pass before the two costly patterns can match (both backtrack over every
+# start position): an e-mail address has an @, a postcode with a house number has a postcode.
+_ONLY_POSTCODE = re.compile(_POSTCODE)
 
 
 def _elfproef(digits: str) -> bool:
@@ -61,7 +64,7 @@ def personal_data_in(value: str) -> str | None:
 
 
 def _check(value: str) -> str | None:
-    if _EMAIL.search(value):
+    if "@" in value and _EMAIL.search(value):
         return "an e-mail address"
     for candidate in _IBAN.findall(value):
         if _iban_valid(candidate):
@@ -71,6 +74,6 @@ def _check(value: str) -> str | None:
     for run in _BSN_RUN.findall(value):
         if _elfproef(re.sub(r"[ .]", "", run)):
             return "a citizen service number (BSN)"
-    if _POSTCODE_HOUSE.search(value):
+    if _ONLY_POSTCODE.search(value) and _POSTCODE_HOUSE.search(value):
         return "a postcode and house number"
     return None

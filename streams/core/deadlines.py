@@ -16,8 +16,8 @@ time; nothing here reads a clock. The rules:
   ``calendar_days`` and ``weeks`` the paused time is added to the Algemene termijnenwet deadline,
   and when that moment falls on a non-working day it moves to the end of the next working day.
 
-Day-based deadlines depend only on the local opening date, so they are memoised per calendar,
-keyed by (date ordinal, N): on the hot path a deadline is one bisect and one dict lookup.
+Day-based deadlines depend only on the local opening date, so they are memoised per calendar
+settings, keyed by (date ordinal, N): on the hot path a deadline is one bisect and one dict lookup.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import math
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from weakref import WeakKeyDictionary
 
 from streams.core.calendar import BusinessCalendar
 
@@ -61,19 +60,26 @@ class _Memo:
     days: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
-_MEMOS: WeakKeyDictionary[BusinessCalendar, _Memo] = WeakKeyDictionary()
+# Calendars with the same settings give the same deadlines, so the memos are keyed by the settings
+# (not by the calendar object: a process has one calendar, a test run a handful of settings).
+_CalendarKey = tuple[str, str | None, frozenset[date], frozenset[date]]
+_MEMOS: dict[_CalendarKey, _Memo] = {}
+_MEMOS_LIMIT = 64
 _last_used: tuple[BusinessCalendar | None, _Memo] = (None, _Memo())
 
 
 def _memo(cal: BusinessCalendar) -> _Memo:
-    """The memo of ``cal``; the last one used is kept at hand (a process has one calendar)."""
-    global _last_used  # noqa: PLW0603 - a one-entry cache in front of the weak dictionary
+    """The memo of ``cal``'s settings; the last one used is kept at hand."""
+    global _last_used  # noqa: PLW0603 - a one-entry cache in front of the dictionary
     last_cal, memo = _last_used
     if last_cal is cal:
         return memo
-    found = _MEMOS.get(cal)
+    key = (cal.timezone, cal.holiday_country, cal.closed_days, cal.open_days)
+    found = _MEMOS.get(key)
     if found is None:
-        found = _MEMOS[cal] = _Memo()
+        if len(_MEMOS) >= _MEMOS_LIMIT:
+            _MEMOS.clear()
+        found = _MEMOS[key] = _Memo()
     _last_used = (cal, found)
     return found
 

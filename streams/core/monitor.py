@@ -13,6 +13,7 @@ from collections import Counter
 from hashlib import blake2b
 
 from events.decode import DEFAULT_MAX_EVENT_BYTES, Decoder, Event, Reason, Rejection
+from mypy_extensions import mypyc_attr
 
 from streams.core.calendar import CalendarRangeError
 from streams.core.changes import changes_of
@@ -35,6 +36,7 @@ def _key(ev: Event) -> bytes:
     return blake2b(f"{ev.source}\x00{ev.id}".encode(), digest_size=8).digest()
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # streams.live.faults subclasses it
 class Monitor:
     """Decode, de-duplicate, apply and sweep; one :class:`Shard` per municipality."""
 

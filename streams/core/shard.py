@@ -23,6 +23,7 @@ from collections import deque
 from typing import TypeVar
 
 from events.decode import Event
+from mypy_extensions import mypyc_attr
 
 from streams.core.aggregates import COHORT_MONTHS_KEPT, Aggregates
 from streams.core.calendar import BusinessCalendar, CalendarRangeError
@@ -48,6 +49,7 @@ ALREADY_OPENED = "already_opened"  # a second, different opening event for an op
 _WEEK = 604_800
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # streams.live.faults subclasses it
 class Shard:
     """The state and rules of one municipality."""
 

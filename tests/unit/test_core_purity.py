@@ -20,6 +20,7 @@ ALLOWED_LIBRARIES = {
     "pydantic_core",  # custom schema types of the event models
     "yaml",  # reading the norms file
     "holidays",  # Dutch public holidays for the business calendar
+    "mypy_extensions",  # mypyc_attr: class options for the compiled core (events.native)
 }
 OWN_PACKAGES = {"events", "streams"}
 

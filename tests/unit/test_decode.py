@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import events
 from events import decode
 from events.decode import (
     Decoder,
@@ -26,7 +27,7 @@ from events.decode import (
 from events.vocabulary import EVENT_TYPES
 from streams.core.config import load_norms
 
-EXAMPLES = Path(decode.__file__).parent / "examples"
+EXAMPLES = Path(events.__file__).parent / "examples"  # not decode.__file__: it may be compiled
 MUNICIPALITIES = ("bergen", "castricum", "heiloo", "uitgeest")
 NOW = datetime(2024, 6, 1, tzinfo=UTC).timestamp()
 DECODER = Decoder(MUNICIPALITIES, time_span=load_norms().calendar.supported_span())

@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from events import native
 from events.decode import Reason
 from streams.cli import main
 from streams.core.config import load_norms
@@ -70,6 +71,10 @@ class TestTimesOutsideTheCalendar:
         assert exposition(poisoned) == exposition(clean)
 
 
+@pytest.mark.skipif(
+    native.active(),
+    reason="patches a method of a compiled class; test_native.py runs these under pure Python",
+)
 class TestAnExceptionWhileApplying:
     """Any exception in a handler becomes an internal_error rejection of that event alone."""
 
