@@ -31,7 +31,7 @@ from kafka.errors import KafkaError as AdminError
 
 from streams.ingest.dead_letters import Record
 from streams.live.clients import kafka_credentials
-from streams.live.incidents import Incident, KafkaLogFilter
+from streams.live.incidents import LEADERSHIP_CHANGE, Incident, KafkaLogFilter
 from streams.live.settings import KafkaSettings
 from streams.live.topics import TopicError
 
@@ -174,7 +174,8 @@ class Producer:
             self.broker.failure("no acknowledgement in time")
             raise ProduceError("KafkaTimeoutError") from None
         except KafkaError as exc:
-            if exc.retriable or isinstance(exc, KafkaTimeoutError):
+            leadership = LEADERSHIP_CHANGE.search(type(exc).__name__)
+            if (exc.retriable and not leadership) or isinstance(exc, KafkaTimeoutError):
                 self.broker.failure(f"{type(exc).__name__}: {exc}")
             else:  # the broker answers but refuses these records: not an outage
                 log.warning("records refused; answered 503", reason=type(exc).__name__)

@@ -29,6 +29,12 @@ CONNECTION_TROUBLE = re.compile(
     r"RequestTimedOut|timed out|Unable to request metadata|Failed to connect",
     re.IGNORECASE,
 )
+LEADERSHIP_CHANGE = re.compile(
+    r"NotLeaderForPartition|LeaderNotAvailable|NotLeaderOrFollower|UnknownTopicOrPartition"
+)
+"""A partition's leader moved or a new topic's leader is still being elected: the broker
+answers, the client retries by itself; never a connection outage (a new topic's first produce
+gets one of these on a single broker too)."""
 
 
 class Incident:
@@ -91,6 +97,8 @@ class KafkaLogFilter(logging.Filter):
         if record.levelno < logging.WARNING:
             return True
         message = record.getMessage()
+        if not self.incident.down and LEADERSHIP_CHANGE.search(message):
+            return True
         if self.incident.down or CONNECTION_TROUBLE.search(message):
             self.suppressed += 1
             self.incident.failure(message)

@@ -29,7 +29,7 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final
 from urllib.parse import SplitResult, urlsplit
 
 import psycopg
@@ -47,6 +47,17 @@ CONNECT_TIMEOUT_SECONDS = 10
 DEFAULT_PORT = "5432"
 USAGE = "use postgresql://user@host:port/database (add ?sslmode=verify-full&sslrootcert=CA.pem)"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+SESSION_TIMEOUTS: Final = {
+    # A worker frozen in the middle of a transaction (SIGSTOP, a paused VM, a GC pause past its
+    # session) must never block the worker that took its partitions over: the server ends such a
+    # session after this long idle in a transaction, which releases its row locks (the frozen
+    # worker's next save finds its connection gone and then its claim taken) ...
+    "idle_in_transaction_session_timeout": "30s",
+    # ... and a claim or save that waits for a lock gives up after this long, so the waiting
+    # worker retries with backoff (a transient store error) instead of hanging, even in SIGTERM.
+    "lock_timeout": "10s",
+}
 
 SCHEMA_LOCK = 0x636F6E74_6D6F6E00
 """The advisory lock key held while the schema is checked or created ("contmon" in ASCII)."""
@@ -235,11 +246,14 @@ class PostgresStore(SqlStore):
         if self._timeout is not None:
             extra["connect_timeout"] = self._timeout
         try:
-            return psycopg.connect(self._url, autocommit=True, **extra)
+            conn = psycopg.connect(self._url, autocommit=True, **extra)
+            for setting, value in SESSION_TIMEOUTS.items():
+                conn.execute(f"SET {setting} = '{value}'")
         except psycopg.Error as exc:
             raise StoreError(
                 f"cannot connect to PostgreSQL ({self.where}): {_one_line(exc, self._password)}"
             ) from exc
+        return conn
 
     def _prepare(self, conn: psycopg.Connection[tuple[Any, ...]], *, create: bool) -> None:
         """Check the schema's version, creating the schema first when it is missing."""

@@ -9,6 +9,7 @@ connection. Every test gets a fresh database on the session's server.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -36,6 +37,7 @@ from tests.factories import call_record as call
 from tests.factories import item_record as item
 from tests.factories import norm_record as norm
 from tests.integration.conftest import free_ports
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -333,6 +335,40 @@ class TestPostgresOnly:
             assert new_owner.load_checkpoint(GROUP, TOPIC, 2) == checkpoint(2, 90, b"new")
             assert new_owner.items_opened(*APRIL) == []
 
+    def test_a_frozen_owner_in_a_transaction_never_blocks_the_next_owner(
+        self, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A worker stopped (SIGSTOP) inside a checkpoint transaction holds the partition's owner
+        row: the next owner's claim gives up after the lock timeout (a store error it retries),
+        and the server ends the frozen session, after which the claim goes through."""
+        from streams.store import postgres  # noqa: PLC0415
+
+        monkeypatch.setattr(
+            postgres,
+            "SESSION_TIMEOUTS",
+            {"idle_in_transaction_session_timeout": "3s", "lock_timeout": "1s"},
+        )
+        with PostgresStore(pg_url) as frozen, PostgresStore(pg_url) as next_owner:
+            assert frozen.claim_partition(GROUP, TOPIC, 3, "worker-a:1") == 1
+            conn = frozen._connection()
+            transaction = conn.transaction()
+            transaction.__enter__()  # and then nothing: the process is frozen
+            conn.execute("SELECT * FROM checkpoint_owners WHERE partition = %s FOR UPDATE", (3,))
+            started = time.monotonic()
+            with pytest.raises(StoreError, match="lock timeout"):
+                next_owner.claim_partition(GROUP, TOPIC, 3, "worker-b:2")
+            assert time.monotonic() - started < 5  # not forever
+            wait_until(
+                "the claim to go through once the server ended the frozen session",
+                lambda: next_owner.claim_partition(GROUP, TOPIC, 3, "worker-b:2") == 2,
+                timeout=30,
+                ignoring=(StoreError,),
+            )
+            assert conn.closed or conn.broken or _session_gone(conn)
+            with next_owner._connection().cursor() as cursor:
+                cursor.execute("SHOW lock_timeout")
+                assert cursor.fetchone() == ("1s",)
+
     def test_an_unreachable_server_is_a_store_error_without_the_password(self) -> None:
         (port,) = free_ports(1)  # free a moment ago: nothing listens there
         with pytest.raises(
@@ -403,3 +439,11 @@ class TestExportFromPostgres:
         assert f"cannot connect to PostgreSQL (database contactmon on 127.0.0.1:{port})" in (
             capsys.readouterr().err
         )
+
+
+def _session_gone(conn: psycopg.Connection[Any]) -> bool:
+    try:
+        conn.execute("SELECT 1")
+    except psycopg.Error:
+        return True
+    return False

@@ -108,11 +108,17 @@ def two_workers(
     workers = [Worker(kafka_broker, names, tmp_path, pg_store, **env) for _ in range(2)]
     try:
         yield names, workers
-    finally:
+    finally:  # every worker running again first, then each stopped (killed if it must be)
         for w in workers:
             if w.proc is not None and w.proc.poll() is None:
                 w.proc.send_signal(signal.SIGCONT)
-            w.stop()
+        failures = []
+        for w in workers:
+            try:
+                w.stop()
+            except AssertionError as exc:
+                failures.append(str(exc))
+        assert not failures, "\n".join(failures)
 
 
 class TestZombie:

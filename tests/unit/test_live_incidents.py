@@ -71,3 +71,35 @@ def test_the_filter_takes_aiokafkas_connection_errors_and_lets_the_rest_pass() -
         log_filter.uninstall()
         logger.removeHandler(handler)
         logger.propagate = True
+
+
+def test_a_leader_election_is_not_an_outage() -> None:
+    """A new topic's first produce, or a leader moving, gets NotLeaderForPartition in a
+    produce response: the broker answers and the client retries, so the broker is not
+    reported as gone (and then 'reachable again')."""
+    recorder = Recorder()
+    incident = Incident("Kafka broker", recorder)
+    log_filter = KafkaLogFilter(incident)
+    record = logging.LogRecord(
+        "aiokafka.producer.sender",
+        logging.WARNING,
+        __file__,
+        1,
+        "Got error produce response: %s",
+        ("NotLeaderForPartitionError",),
+        None,
+    )
+    assert log_filter.filter(record)  # logged as it is, not counted as trouble
+    assert not incident.down
+    assert log_filter.suppressed == 0
+    refused = logging.LogRecord(
+        "aiokafka.producer.sender",
+        logging.WARNING,
+        __file__,
+        1,
+        "Got error produce response: %s",
+        ("KafkaConnectionError",),
+        None,
+    )
+    assert not log_filter.filter(refused)
+    assert incident.down
