@@ -30,7 +30,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError  # type: ignore[import
 from kafka.errors import KafkaError as AdminError
 
 from streams.ingest.dead_letters import Record
-from streams.live.clients import kafka_credentials
+from streams.live.clients import kafka_python_kwargs
 from streams.live.incidents import LEADERSHIP_CHANGE, Incident, KafkaLogFilter
 from streams.live.settings import KafkaSettings
 from streams.live.topics import TopicError
@@ -67,20 +67,7 @@ class Producer:
         probe_interval: float = PROBE_INTERVAL_S,
         first_retry: float = FIRST_RETRY_S,
     ) -> None:
-        credentials = kafka_credentials(settings)
-        auth: dict[str, Any] = {
-            "bootstrap_servers": settings.servers,
-            "security_protocol": credentials.security_protocol,
-        }
-        if credentials.uses_sasl:
-            auth.update(
-                sasl_mechanism=credentials.sasl_mechanism,
-                sasl_plain_username=credentials.sasl_username,
-                sasl_plain_password=credentials.sasl_password,
-            )
-        if credentials.ssl_context is not None:
-            auth["ssl_context"] = credentials.ssl_context
-        self._options = auth
+        self._options = kafka_python_kwargs(settings)  # aiokafka takes the same names
         self._timeout = timeout
         self._prepare = prepare  # blocking (kafka-python's admin client): run in a thread
         self._probe_interval = probe_interval

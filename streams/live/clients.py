@@ -8,7 +8,7 @@ library takes, so SASL and TLS are read from the settings here and nowhere else:
   given, the broker's host name checked, the client certificate when one is set).
 - `kafka_python_kwargs`: the keyword arguments of kafka-python's ``KafkaProducer``,
   ``KafkaConsumer`` and ``KafkaAdminClient`` (the simulator's producer, topic administration,
-  tests).
+  tests), which aiokafka's clients take under the same names (the worker's driver, the ingest).
 - `faust_credentials`: the ``broker_credentials`` of the Faust app, which Faust hands on to
   aiokafka.
 
@@ -126,7 +126,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def kafka_python_kwargs(settings: KafkaSettings) -> dict[str, Any]:
-    """Keyword arguments for kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient.
+    """Keyword arguments for kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient,
+    and the same for aiokafka's clients (they take the same names).
 
     kafka-python sends the SCRAM credentials in ``sasl_plain_username``/``_password`` too; given
     an ``ssl_context`` it ignores its own ``ssl_*`` file options.

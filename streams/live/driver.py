@@ -63,7 +63,7 @@ from kafka.errors import KafkaError
 from mode import Service
 
 from streams.core.snapshot import SnapshotError
-from streams.live.clients import kafka_credentials
+from streams.live.clients import kafka_python_kwargs
 from streams.live.health import WorkerHealth
 from streams.live.incidents import Incident, KafkaLogFilter
 from streams.live.outbox import Backoff, Message, Outbox, message_of
@@ -131,19 +131,7 @@ class Clients:
 
 def aiokafka_clients(settings: WorkerSettings) -> Clients:
     """The real clients, configured from the settings (credentials from `streams.live.clients`)."""
-    credentials = kafka_credentials(settings)
-    auth: dict[str, Any] = {
-        "bootstrap_servers": settings.servers,
-        "security_protocol": credentials.security_protocol,
-    }
-    if credentials.uses_sasl:
-        auth.update(
-            sasl_mechanism=credentials.sasl_mechanism,
-            sasl_plain_username=credentials.sasl_username,
-            sasl_plain_password=credentials.sasl_password,
-        )
-    if credentials.ssl_context is not None:
-        auth["ssl_context"] = credentials.ssl_context
+    auth = kafka_python_kwargs(settings)  # aiokafka takes the same names
     session_ms = int(settings.session_timeout * 1000)
 
     def consumer() -> Consumer:
