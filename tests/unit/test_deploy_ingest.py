@@ -1,15 +1,13 @@
 """`contactmon ingest` in deploy/: the Kubernetes manifests, the compose service, the image.
 
 No cluster and no Docker engine here: these check structure and cross-references (as
-test_deploy_manifests does for the worker), and that ``kubectl kustomize`` renders the example
+test_deploy_manifests does for the worker), and that ``kustomize build`` renders the example
 overlay with the ingest resources in it. Which ``CONTACTMON_*`` names the files may hold and that
 no secret is written in them: test_settings_in_deploy.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import yaml
 
 from streams.core.config import load_norms
 from streams.ingest.config import IngestConfig
+from tests.tools import kustomize_build
 from tests.unit.test_deploy_manifests import (
     DEPLOY,
     K8S,
@@ -155,14 +154,8 @@ class TestNetwork:
         assert api["ipBlock"]["cidr"] != "0.0.0.0/0"
 
     def test_kustomize_renders_the_example_overlay_with_ingest(self) -> None:
-        rendered = subprocess.run(
-            ["kubectl", "kustomize", str(K8S / "overlays" / "example")],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "KUBECONFIG": os.devnull},
-        )
-        documents = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+        rendered = kustomize_build(K8S / "overlays" / "example")
+        documents = [d for d in yaml.safe_load_all(rendered) if d]
         by_kind = {(d["kind"], d["metadata"]["name"]): d for d in documents}
         ingest = by_kind[("Deployment", NAME)]
         assert ingest["metadata"]["namespace"] == "contactmon"

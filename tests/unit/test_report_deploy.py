@@ -4,17 +4,16 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from configparser import ConfigParser
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from streams.live.settings import WorkerSettings
 from streams.report.mail import SMTP_PREFIX, SmtpSettings
+from tests.tools import kustomize_build, systemd_analyze
 
 ROOT = Path(__file__).resolve().parents[2]
 CRON = ROOT / "deploy" / "cronjob"
@@ -84,11 +83,8 @@ class TestCronJob:
         }
         assert claims == {documents()["PersistentVolumeClaim"]["metadata"]["name"]}
 
-    @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
     def test_kustomize_builds_it(self) -> None:
-        built = subprocess.run(
-            ["kubectl", "kustomize", str(CRON)], capture_output=True, text=True, check=True
-        ).stdout
+        built = kustomize_build(CRON)
         kinds = [d["kind"] for d in yaml.safe_load_all(built)]
         assert sorted(kinds) == ["ConfigMap", "CronJob", "PersistentVolumeClaim"]
 
@@ -121,7 +117,6 @@ class TestSystemd:
         names = set(re.findall(r"^(CONTACTMON_[A-Z_]+)=", example, flags=re.MULTILINE))
         assert names <= SETTINGS, names - SETTINGS
 
-    @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
     def test_systemd_analyze_verifies_them(self, tmp_path: Path) -> None:
         binary = ROOT / ".venv" / "bin" / "contactmon"
         for path in SYSTEMD.glob("contactmon-report.*"):
@@ -131,10 +126,10 @@ class TestSystemd:
             (tmp_path / path.name).write_text(text, encoding="utf-8")
         units = sorted(str(p) for p in tmp_path.iterdir())
         done = subprocess.run(
-            ["systemd-analyze", "verify", *units], capture_output=True, text=True, check=False
+            [systemd_analyze(), "verify", *units], capture_output=True, text=True, check=False
         )
         assert done.returncode == 0, done.stderr
         problems = [line for line in done.stderr.splitlines() if "contactmon-report" in line]
         assert not problems, problems
         calendar = self.units()[".timer"]["Timer"]["OnCalendar"]
-        subprocess.run(["systemd-analyze", "calendar", calendar], capture_output=True, check=True)
+        subprocess.run([systemd_analyze(), "calendar", calendar], capture_output=True, check=True)
