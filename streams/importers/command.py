@@ -80,9 +80,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for name, module in sources:
         help_text, description, add = module
-        p = sub.add_parser(name, help=help_text, description=description)
+        p = sub.add_parser(name, help=help_text, description=description, epilog=KEY_EPILOG)
         _common(p)
         add(p)
+
+
+KEY_EPILOG = (
+    "Source ids become subjects and event ids through a keyed HMAC: set CONTACTMON_PSEUDONYM_KEY "
+    "(at least 32 characters, e.g. `openssl rand -hex 32`) or CONTACTMON_PSEUDONYM_KEY_FILE (a "
+    "file holding it), and keep it: a new key makes every subject new."
+)
 
 
 @dataclass

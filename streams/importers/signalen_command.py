@@ -105,7 +105,11 @@ def _add(parser: argparse.ArgumentParser) -> None:
         default=env("CONTACTMON_SIGNALEN_CLIENT_ID"),
         help="the OIDC client id (env CONTACTMON_SIGNALEN_CLIENT_ID)",
     )
-    parser.add_argument("--scope", default=env("CONTACTMON_SIGNALEN_SCOPE"), help="OIDC scope")
+    parser.add_argument(
+        "--scope",
+        default=env("CONTACTMON_SIGNALEN_SCOPE"),
+        help="OIDC scope (env CONTACTMON_SIGNALEN_SCOPE)",
+    )
     parser.add_argument(
         "--store",
         default=env("CONTACTMON_STORE_URL", "sqlite:///contactmon.sqlite3"),
