@@ -11,13 +11,12 @@ named in the configuration file (``authorization_env``), one per subscription.
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, FilePath, SecretStr, model_validator
 
-from streams.live.settings import KafkaSettings
+from streams.live.settings import KafkaSettings, is_loopback
 
 
 class IngestSettings(KafkaSettings):
@@ -132,7 +131,7 @@ class IngestSettings(KafkaSettings):
                 f"{name('metrics_username')} and {name('metrics_password')}: set both or neither "
                 "(basic auth)"
             )
-        if self.metrics_password is not None and not self.tls and not _loopback(self.ingest_host):
+        if self.metrics_password is not None and not self.tls and not is_loopback(self.ingest_host):
             problems.append(
                 f"{name('metrics_password')}: set, but the service listens without TLS on "
                 f"{self.ingest_host}, so the password would cross the network in clear text: "
@@ -156,13 +155,3 @@ class IngestSettings(KafkaSettings):
             self.metrics_username.encode(),
             self.metrics_password.get_secret_value().encode(),
         )
-
-
-def _loopback(host: str) -> bool:
-    """Whether ``host`` is an address of this machine only (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

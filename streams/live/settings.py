@@ -363,7 +363,7 @@ class WorkerSettings(KafkaSettings):
         if (
             self.metrics_password is not None
             and self.metrics_certfile is None
-            and not _is_loopback(self.metrics_host)
+            and not is_loopback(self.metrics_host)
         ):
             problems.append(
                 f"{name('metrics_password')}: set, but /metrics is served without TLS on "
@@ -380,7 +380,7 @@ class WorkerSettings(KafkaSettings):
         return self.metrics_certfile is not None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     """Whether ``host`` is an address of this machine only (127.0.0.0/8, ::1, localhost)."""
     if host == "localhost":
         return True
